@@ -1,0 +1,47 @@
+/// Everything one conversation needs to know before it connects.
+public struct AgentSessionConfiguration: Sendable {
+    /// The protocol's limit for one incoming message.
+    public static let maxMessageSize = 16 << 20
+
+    public var endpoint: AgentEndpoint
+    /// With a key the agent is private: the session fetches a signed URL.
+    public var apiKey: String?
+    public var initiation: ConversationInitiation
+    /// A PEM file trusted in addition to the system store (a test CA).
+    public var extraTrustedCAFile: String?
+    /// From the start until the agent's initiation metadata arrives.
+    public var connectTimeout: Duration
+    /// How long a stop waits for the server to answer the close frame.
+    public var closeTimeout: Duration
+    public var toolTimeout: Duration
+
+    public init(
+        endpoint: AgentEndpoint,
+        apiKey: String? = nil,
+        initiation: ConversationInitiation = ConversationInitiation(),
+        extraTrustedCAFile: String? = nil,
+        connectTimeout: Duration = .seconds(15),
+        closeTimeout: Duration = .seconds(3),
+        toolTimeout: Duration = .seconds(20)
+    ) {
+        self.endpoint = endpoint
+        self.apiKey = apiKey
+        self.initiation = initiation
+        self.extraTrustedCAFile = extraTrustedCAFile
+        self.connectTimeout = connectTimeout
+        self.closeTimeout = closeTimeout
+        self.toolTimeout = toolTimeout
+    }
+}
+
+/// What `status` shows of a session.
+public struct SessionSnapshot: Sendable, Equatable {
+    public var phase: String
+    public var conversationID: String?
+    public var inputFormat: AudioFormat?
+    public var outputFormat: AudioFormat?
+    public var latency: LatencySummary
+    public var history: [ChatTurn]
+    public var counters: SessionCounters
+    public var endReason: EndReason?
+}

@@ -1,0 +1,172 @@
+@testable import AgentSession
+import Foundation
+import Testing
+
+@Suite("The conversation state machine")
+struct ConversationStateMachineTests {
+    let format = AudioFormat.pcm16000
+
+    func activeMachine() -> ConversationStateMachine {
+        var machine = ConversationStateMachine()
+        _ = machine.startConnecting(agentID: "agent")
+        _ = machine.received(.initiationMetadata(InitiationMetadata(conversationID: "c", agentOutputAudioFormat: format, userInputAudioFormat: format)))
+        return machine
+    }
+
+    func audio(_ id: Int) -> ServerMessage {
+        .audio(AudioEvent(audioBase64: Data([UInt8(id), 0]).base64EncodedString(), eventID: EventID(id)))
+    }
+
+    func played(_ actions: [ConversationStateMachine.Action]) -> [Int] {
+        actions.compactMap { if case .play(let chunk) = $0 { chunk.eventID.value } else { nil } }
+    }
+
+    @Test func serverInterruptionDropsAudioAtOrBelowItsID() {
+        var machine = activeMachine()
+        let before = machine.received(audio(5))
+        #expect(played(before) == [5])
+        let actions = machine.received(.interruption(InterruptionEvent(eventID: EventID(5))))
+        #expect(actions.first == .stopPlayback)
+        let stale = machine.received(audio(4)) + machine.received(audio(5))
+        #expect(played(stale).isEmpty)
+        let next = machine.received(audio(6))
+        #expect(played(next) == [6])
+        #expect(machine.counters.audioChunksDropped == 2)
+    }
+
+    @Test func anOlderInterruptionNeverLowersTheMark() {
+        var machine = activeMachine()
+        _ = machine.received(.interruption(InterruptionEvent(eventID: EventID(9))))
+        _ = machine.received(.interruption(InterruptionEvent(eventID: EventID(3))))
+        let stale = machine.received(audio(8))
+        #expect(played(stale).isEmpty)
+    }
+
+    @Test func localInterruptDropsTheRestOfTheCurrentReply() {
+        var machine = activeMachine()
+        _ = machine.received(audio(7))
+        let actions = machine.interruptLocally()
+        #expect(actions == [.stopPlayback, .emit(.interruption(eventID: EventID(7), local: true))])
+        let stale = machine.received(audio(7))
+        #expect(played(stale).isEmpty)
+        let next = machine.received(audio(8))
+        #expect(played(next) == [8])
+    }
+
+    @Test func pingIsAnsweredAtOnceWithItsID() {
+        var machine = activeMachine()
+        let actions = machine.received(.ping(PingEvent(eventID: EventID(11), pingMs: nil)))
+        #expect(actions.first == .send(.pong(eventID: EventID(11))))
+        _ = machine.received(.ping(PingEvent(eventID: EventID(12), pingMs: 40)))
+        _ = machine.received(.ping(PingEvent(eventID: EventID(13), pingMs: 60)))
+        #expect(machine.latency.summary == LatencySummary(samples: 2, lastMs: 60, meanMs: 50, p50Ms: 40, p95Ms: 60))
+    }
+
+    @Test func transcriptsAndResponsesMakeTurnsAndCorrectionsRewriteThem() {
+        var machine = activeMachine()
+        _ = machine.received(.userTranscript(UserTranscriptEvent(userTranscript: "What's the weather?", eventID: EventID(1))))
+        _ = machine.received(.tentativeUserTranscript(UserTranscriptEvent(userTranscript: "and", eventID: EventID(2))))
+        _ = machine.received(.agentResponse(AgentResponseEvent(agentResponse: "It is sunny all week long.", eventID: EventID(3))))
+        _ = machine.received(
+            .agentResponseCorrection(
+                AgentResponseCorrectionEvent(originalAgentResponse: "It is sunny all week long.", correctedAgentResponse: "It is sunny", eventID: EventID(3))))
+        #expect(
+            machine.history.turns == [
+                ChatTurn(role: .user, text: "What's the weather?", eventID: EventID(1)),
+                ChatTurn(role: .agent, text: "It is sunny", eventID: EventID(3), originalText: "It is sunny all week long."),
+            ])
+    }
+
+    @Test func aCorrectionWithoutIDFindsTheTurnByItsText() {
+        var history = ChatHistory()
+        history.append(ChatTurn(role: .agent, text: "first", eventID: nil))
+        history.append(ChatTurn(role: .agent, text: "second reply", eventID: nil))
+        let found = history.correct(AgentResponseCorrectionEvent(originalAgentResponse: "first", correctedAgentResponse: "fir", eventID: nil))
+        #expect(found)
+        #expect(history.turns.map(\.text) == ["fir", "second reply"])
+        let missing = history.correct(AgentResponseCorrectionEvent(originalAgentResponse: "never said", correctedAgentResponse: "x", eventID: nil))
+        #expect(!missing)
+    }
+
+    @Test func secondMetadataAndEarlyAudioAreReportedNotFatal() {
+        var machine = ConversationStateMachine()
+        _ = machine.startConnecting(agentID: "agent")
+        let early = machine.received(audio(1))
+        #expect(early.contains { if case .emit(.protocolError) = $0 { true } else { false } })
+        machine = activeMachine()
+        let second = machine.received(.initiationMetadata(InitiationMetadata(conversationID: "other", agentOutputAudioFormat: format, userInputAudioFormat: format)))
+        #expect(second.count == 1 && machine.metadata?.conversationID == "c")
+        #expect(machine.phase == .active)
+    }
+
+    @Test func toolResultsAfterTheEndAreDropped() {
+        var machine = activeMachine()
+        _ = machine.received(.clientToolCall(ClientToolCall(toolName: "t", toolCallID: "1", parameters: [:], eventID: nil)))
+        _ = machine.received(.clientToolCall(ClientToolCall(toolName: "t", toolCallID: "2", parameters: [:], eventID: nil)))
+        let answered = machine.toolFinished(ClientToolResult(toolCallID: "1", result: "ok", isError: false))
+        #expect(answered.first == .send(.clientToolResult(ClientToolResult(toolCallID: "1", result: "ok", isError: false))))
+        _ = machine.ended(.closedByServer(code: 1000, reason: nil, error: nil))
+        let late = machine.toolFinished(ClientToolResult(toolCallID: "2", result: "late", isError: false))
+        #expect(late.isEmpty)
+    }
+}
+
+@Suite("Latency figures")
+struct LatencyStatisticsTests {
+    @Test func percentilesUseNearestRank() {
+        var statistics = LatencyStatistics()
+        for value in 1...100 { statistics.record(Double(value)) }
+        #expect(statistics.p50Ms == 50)
+        #expect(statistics.p95Ms == 95)
+        #expect(statistics.meanMs == 50.5)
+        #expect(statistics.lastMs == 100)
+    }
+
+    @Test func percentilesForgetOldSamplesButTheMeanDoesNot() {
+        var statistics = LatencyStatistics()
+        for _ in 0..<LatencyStatistics.window { statistics.record(1000) }
+        for _ in 0..<LatencyStatistics.window { statistics.record(10) }
+        #expect(statistics.p95Ms == 10)
+        #expect(statistics.meanMs == 505)
+        #expect(statistics.count == 2 * LatencyStatistics.window)
+    }
+
+    @Test func emptyHasNoFigures() {
+        #expect(LatencyStatistics().summary == LatencySummary(samples: 0, lastMs: nil, meanMs: nil, p50Ms: nil, p95Ms: nil))
+    }
+}
+
+@Suite("Endpoints")
+struct AgentEndpointTests {
+    let source = SourceInfo(source: "voiceagentd", version: "1.2")
+
+    @Test func publicURLIsTheSameHostOverWebSocket() throws {
+        let endpoint = try AgentEndpoint(baseURL: "https://api.elevenlabs.io", agentID: "agent 1&x", source: source)
+        #expect(endpoint.publicConversationURL == "wss://api.elevenlabs.io/v1/convai/conversation?agent_id=agent%201%26x&source=voiceagentd&version=1.2")
+        #expect(endpoint.signedURLRequestURL == "https://api.elevenlabs.io/v1/convai/conversation/get-signed-url?agent_id=agent%201%26x")
+        let local = try AgentEndpoint(baseURL: "http://127.0.0.1:8765/", agentID: "a", source: source)
+        #expect(local.publicConversationURL == "ws://127.0.0.1:8765/v1/convai/conversation?agent_id=a&source=voiceagentd&version=1.2")
+    }
+
+    @Test func signedURLsStayOpaque() throws {
+        let endpoint = try AgentEndpoint(baseURL: "https://api.elevenlabs.io", agentID: "a", source: source)
+        #expect(endpoint.conversationURL(fromSigned: "wss://x/y?token=abc") == "wss://x/y?token=abc&source=voiceagentd&version=1.2")
+        #expect(endpoint.conversationURL(fromSigned: "wss://x/y") == "wss://x/y?source=voiceagentd&version=1.2")
+    }
+
+    @Test func refusesBadInput() {
+        #expect(throws: AgentEndpointError.invalidBaseURL("ftp://x")) { try AgentEndpoint(baseURL: "ftp://x", agentID: "a", source: source) }
+        #expect(throws: AgentEndpointError.invalidBaseURL("not a url")) { try AgentEndpoint(baseURL: "not a url", agentID: "a", source: source) }
+        #expect(throws: AgentEndpointError.missingAgentID) { try AgentEndpoint(baseURL: "https://x", agentID: "", source: source) }
+    }
+
+    @Test func closeReasonsReadAsSentences() {
+        let override = EndReason.closedByServer(code: 1008, reason: "override_error", error: nil)
+        #expect(override.explanation.hasPrefix("this agent does not allow the requested conversation overrides"))
+        #expect(override.explanation.hasSuffix("(1008 override_error)"))
+        let internalError = EndReason.closedByServer(
+            code: 1011, reason: "internal_error", error: ServerErrorEvent(code: 1011, message: "The agent's service failed"))
+        #expect(internalError.explanation == "the agent's service had an internal error (1011 internal_error): The agent's service failed")
+        #expect(EndReason.closedByServer(code: 1000, reason: nil, error: nil).isError == false)
+    }
+}
