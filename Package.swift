@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "AgentSession", targets: ["AgentSession"]),
         .library(name: "AgentSimulator", targets: ["AgentSimulator"]),
         .library(name: "ControlProtocol", targets: ["ControlProtocol"]),
+        .library(name: "AudioEngine", targets: ["AudioEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -52,6 +53,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "AudioEngine",
+            dependencies: ["CALSA", "AgentSession"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "AgentSimulator",
             dependencies: [
                 "AgentSession",
@@ -78,6 +84,11 @@ let package = Package(
         ),
         .target(
             name: "ControlProtocol",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AudioEngineTests",
+            dependencies: ["AudioEngine", "AgentSession"],
             swiftSettings: strictSettings
         ),
         .testTarget(

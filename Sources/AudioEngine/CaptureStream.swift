@@ -1,0 +1,106 @@
+import AgentSession
+import Foundation
+import Glibc
+import Synchronization
+
+/// Reads the microphone on its own thread, one chunk at a time, and hands
+/// each chunk on already encoded in the agent's input format. Muted, it
+/// keeps reading and sends silence, so the agent's turn timing stays right.
+final class CaptureStream: Sendable {
+    private let running = Atomic(true)
+    private let muted: Atomic<Bool>
+    private let thread = AudioThread()
+    private let device: String
+    private let format: AudioFormat
+    private let configuration: AudioDeviceConfiguration
+    private let statistics: SharedStatistics
+    private let report: @Sendable (AudioEngineEvent) -> Void
+    private let deliver: @Sendable (Data) -> Void
+
+    init(
+        configuration: AudioDeviceConfiguration, format: AudioFormat, muted: Bool, statistics: SharedStatistics,
+        report: @escaping @Sendable (AudioEngineEvent) -> Void, deliver: @escaping @Sendable (Data) -> Void
+    ) {
+        self.configuration = configuration
+        self.device = configuration.captureDevice
+        self.format = format
+        self.muted = Atomic(muted)
+        self.statistics = statistics
+        self.report = report
+        self.deliver = deliver
+    }
+
+    func start() async throws {
+        try await thread.start(name: "voiceagent-capture") { reportOpened in
+            self.run(reportOpened: reportOpened)
+        }
+    }
+
+    func stop() async {
+        running.store(false, ordering: .relaxed)
+        await thread.join()
+    }
+
+    func setMuted(_ value: Bool) {
+        muted.store(value, ordering: .relaxed)
+    }
+
+    private var isRunning: Bool { running.load(ordering: .relaxed) }
+
+    private func open() throws -> PCMDevice {
+        try PCMDevice(
+            name: device, direction: .capture, sampleRate: format.sampleRate,
+            periodFrames: configuration.frames(milliseconds: configuration.periodMilliseconds, sampleRate: format.sampleRate),
+            bufferPeriods: configuration.bufferPeriods)
+    }
+
+    private func run(reportOpened: @Sendable ((any Error)?) -> Void) {
+        var pcm: PCMDevice
+        do {
+            pcm = try open()
+            reportOpened(nil)
+        } catch {
+            reportOpened(error)
+            return
+        }
+        var chunk = [Int16](repeating: 0, count: configuration.frames(milliseconds: configuration.chunkMilliseconds, sampleRate: format.sampleRate))
+        while isRunning {
+            let result = chunk.withUnsafeMutableBufferPointer { pcm.read(into: $0) }
+            guard result > 0 else {
+                let error = ALSAError(device: device, operation: "read", code: Int32(result))
+                if result == -Int(EPIPE) {
+                    statistics.update { $0.xruns += 1 }
+                }
+                if error.isDeviceLoss || pcm.recover(from: Int32(result)) < 0 {
+                    pcm.close()
+                    guard let reopened = DeviceRecovery(device: device, statistics: statistics, report: report)
+                        .reopen(reason: error.reason, while: { self.isRunning }, open: open)
+                    else { break }
+                    pcm = reopened
+                }
+                continue
+            }
+            let isMuted = muted.load(ordering: .relaxed)
+            if isMuted {
+                chunk.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            }
+            let level = PCMCodec.rmsDBFS(chunk[..<result])
+            statistics.update {
+                $0.framesCaptured += result
+                $0.inputLevelDBFS = level
+                $0.muted = isMuted
+            }
+            deliver(encode(chunk[..<result]))
+        }
+        pcm.close()
+    }
+
+    private func encode(_ samples: ArraySlice<Int16>) -> Data {
+        switch format.encoding {
+        case .pcm:
+            samples.withUnsafeBytes { Data($0) }
+        case .ulaw:
+            Data(samples.lazy.map(MuLaw.encode))
+        }
+    }
+}
