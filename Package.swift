@@ -10,6 +10,8 @@ let package = Package(
     name: "voiceagentd",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "voiceagentd", targets: ["voiceagentd"]),
+        .executable(name: "voiceagentctl", targets: ["voiceagentctl"]),
         .executable(name: "voiceagent-simulator", targets: ["voiceagent-simulator"]),
         .library(name: "AgentSession", targets: ["AgentSession"]),
         .library(name: "AgentSimulator", targets: ["AgentSimulator"]),
@@ -26,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -84,6 +90,31 @@ let package = Package(
         ),
         .target(
             name: "ControlProtocol",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "voiceagentd",
+            dependencies: [
+                "AgentSession", "AudioEngine", "ControlProtocol", "CSystemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "voiceagentctl",
+            dependencies: [
+                "ControlProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

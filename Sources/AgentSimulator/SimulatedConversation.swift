@@ -113,6 +113,9 @@ actor SimulatedConversation {
         case .userMessage(let text):
             await interruptReplyIfAudible()
             await answer(userTranscript: text)
+        case .userActivity, .contextualUpdate, .feedback, .mcpToolApprovalResult, .conversationModeChange, .initiation,
+            nil:
+            break
         case .pong(let eventID):
             if let sent = pingsInFlight.removeValue(forKey: eventID) {
                 let elapsed = ContinuousClock.now - sent
@@ -120,8 +123,6 @@ actor SimulatedConversation {
             }
         case .clientToolResult(let result):
             toolAnswers.removeValue(forKey: result.toolCallID)?.resume(returning: result)
-        default:
-            break
         }
     }
 
@@ -144,14 +145,22 @@ actor SimulatedConversation {
         return EventID(nextEventID)
     }
 
+    /// Answers a user turn. The reply's audio goes out in the background, so
+    /// the receive loop (and with it the pongs) never waits for it.
     private func answer(userTranscript: String) async {
         try? await send(.userTranscript(UserTranscriptEvent(userTranscript: userTranscript, eventID: takeEventID())))
-        await speak("I heard you say \(userTranscript). Thank you!")
+        await startReply("I heard you say \(userTranscript). Thank you!")
     }
 
-    /// Starts a reply: its text at once, its audio paced or in a burst.
-    /// Returns when the audio has been sent.
+    /// Speaks a reply and returns when all of its audio has been sent.
     private func speak(_ text: String, stopAfterChunks: Int? = nil) async {
+        await startReply(text, stopAfterChunks: stopAfterChunks).value
+    }
+
+    /// Starts a reply: its text at once, its audio paced or in a burst by
+    /// the returned task.
+    @discardableResult
+    private func startReply(_ text: String, stopAfterChunks: Int? = nil) async -> Task<Void, Never> {
         reply?.task.cancel()
         let eventID = takeEventID()
         try? await send(.agentResponse(AgentResponseEvent(agentResponse: text, eventID: eventID)))
@@ -161,7 +170,7 @@ actor SimulatedConversation {
         let audibleUntil = ContinuousClock.now + .seconds(configuration.replySeconds)
         let task = Task { await self.sendAudio(sent, eventID: eventID) }
         reply = (eventID, text, audibleUntil, task)
-        await task.value
+        return task
     }
 
     private func sendAudio(_ chunks: [Data], eventID: EventID) async {

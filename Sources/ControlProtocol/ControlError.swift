@@ -1,0 +1,25 @@
+/// A refusal, with a code a program can act on and words a person can read.
+public struct ControlError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
+    public enum Code: String, Sendable, Codable {
+        case badJSON = "bad_json"
+        case tooLarge = "too_large"
+        case badVersion = "bad_version"
+        case unknownCommand = "unknown_command"
+        case badArguments = "bad_arguments"
+        case conversationRunning = "conversation_running"
+        case noConversation = "no_conversation"
+        case startFailed = "start_failed"
+        case audioDevice = "audio_device"
+        case unavailable
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

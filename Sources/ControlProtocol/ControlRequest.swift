@@ -1,0 +1,109 @@
+/// One command from a client.
+public struct ControlRequest: Sendable, Equatable {
+    /// Echoed in the reply so a client can match them.
+    public var id: String
+    public var command: ControlCommand
+
+    public init(id: String, command: ControlCommand) {
+        self.id = id
+        self.command = command
+    }
+}
+
+public enum ControlCommand: Sendable, Equatable {
+    case start(StartOptions)
+    case stop
+    case interrupt
+    case status
+    case events(EventsOptions)
+    case say(text: String)
+    case context(text: String)
+    case mute
+    case unmute
+
+    public var name: String {
+        switch self {
+        case .start: "start"
+        case .stop: "stop"
+        case .interrupt: "interrupt"
+        case .status: "status"
+        case .events: "events"
+        case .say: "say"
+        case .context: "context"
+        case .mute: "mute"
+        case .unmute: "unmute"
+        }
+    }
+
+    public static let names = ["start", "stop", "interrupt", "status", "events", "say", "context", "mute", "unmute"]
+}
+
+/// What `start` may change for one conversation; absent fields keep the
+/// daemon's configuration.
+public struct StartOptions: Sendable, Equatable, Codable {
+    public var agentID: String?
+    /// Dynamic variables as typed on a command line; the daemon reads
+    /// numbers and booleans as such.
+    public var variables: [String: String]
+    public var firstMessage: String?
+    public var prompt: String?
+    public var language: String?
+    public var voiceID: String?
+    public var userID: String?
+
+    public init(
+        agentID: String? = nil, variables: [String: String] = [:], firstMessage: String? = nil, prompt: String? = nil,
+        language: String? = nil, voiceID: String? = nil, userID: String? = nil
+    ) {
+        self.agentID = agentID
+        self.variables = variables
+        self.firstMessage = firstMessage
+        self.prompt = prompt
+        self.language = language
+        self.voiceID = voiceID
+        self.userID = userID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case agentID = "agent_id"
+        case variables
+        case firstMessage = "first_message"
+        case prompt
+        case language
+        case voiceID = "voice_id"
+        case userID = "user_id"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        agentID = try container.decodeIfPresent(String.self, forKey: .agentID)
+        variables = try container.decodeIfPresent([String: String].self, forKey: .variables) ?? [:]
+        firstMessage = try container.decodeIfPresent(String.self, forKey: .firstMessage)
+        prompt = try container.decodeIfPresent(String.self, forKey: .prompt)
+        language = try container.decodeIfPresent(String.self, forKey: .language)
+        voiceID = try container.decodeIfPresent(String.self, forKey: .voiceID)
+        userID = try container.decodeIfPresent(String.self, forKey: .userID)
+    }
+}
+
+public struct EventsOptions: Sendable, Equatable, Codable {
+    /// Only events with a larger sequence number; nil for the whole history.
+    public var since: UInt64?
+    /// Keep the connection open and stream new events as they happen.
+    public var follow: Bool
+
+    public init(since: UInt64? = nil, follow: Bool = false) {
+        self.since = since
+        self.follow = follow
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        since = try container.decodeIfPresent(UInt64.self, forKey: .since)
+        follow = try container.decodeIfPresent(Bool.self, forKey: .follow) ?? false
+    }
+}
+
+struct TextArgument: Codable {
+    var text: String
+}

@@ -1,0 +1,149 @@
+/// What `status` answers. The API key is never part of it.
+public struct StatusReport: Sendable, Equatable, Codable {
+    public var state: String
+    public var conversationID: String?
+    public var agentID: String?
+    public var uptimeSeconds: Double
+    public var conversationSeconds: Double?
+    public var latency: Latency
+    public var audio: Audio
+    public var counters: [String: Int]
+    public var historyTurns: Int
+    public var lastEnd: LastEnd?
+
+    public init(
+        state: String, conversationID: String?, agentID: String?, uptimeSeconds: Double, conversationSeconds: Double?, latency: Latency,
+        audio: Audio, counters: [String: Int], historyTurns: Int, lastEnd: LastEnd?
+    ) {
+        self.state = state
+        self.conversationID = conversationID
+        self.agentID = agentID
+        self.uptimeSeconds = uptimeSeconds
+        self.conversationSeconds = conversationSeconds
+        self.latency = latency
+        self.audio = audio
+        self.counters = counters
+        self.historyTurns = historyTurns
+        self.lastEnd = lastEnd
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case state
+        case conversationID = "conversation_id"
+        case agentID = "agent_id"
+        case uptimeSeconds = "uptime_seconds"
+        case conversationSeconds = "conversation_seconds"
+        case latency, audio, counters
+        case historyTurns = "history_turns"
+        case lastEnd = "last_end"
+    }
+
+    public struct Latency: Sendable, Equatable, Codable {
+        public var samples: Int
+        public var lastMs: Double?
+        public var meanMs: Double?
+        public var p50Ms: Double?
+        public var p95Ms: Double?
+
+        public init(samples: Int, lastMs: Double?, meanMs: Double?, p50Ms: Double?, p95Ms: Double?) {
+            self.samples = samples
+            self.lastMs = lastMs
+            self.meanMs = meanMs
+            self.p50Ms = p50Ms
+            self.p95Ms = p95Ms
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case samples
+            case lastMs = "last_ms"
+            case meanMs = "mean_ms"
+            case p50Ms = "p50_ms"
+            case p95Ms = "p95_ms"
+        }
+    }
+
+    public struct Audio: Sendable, Equatable, Codable {
+        public var captureDevice: String
+        public var playbackDevice: String
+        public var inputFormat: String?
+        public var outputFormat: String?
+        public var muted: Bool
+        public var inputLevelDBFS: Double?
+        public var outputLevelDBFS: Double?
+        public var framesCaptured: Int
+        public var framesPlayed: Int
+        public var framesDropped: Int
+        public var xruns: Int
+        public var deviceLosses: Int
+
+        public init(
+            captureDevice: String, playbackDevice: String, inputFormat: String?, outputFormat: String?, muted: Bool,
+            inputLevelDBFS: Double?, outputLevelDBFS: Double?, framesCaptured: Int, framesPlayed: Int, framesDropped: Int, xruns: Int,
+            deviceLosses: Int
+        ) {
+            self.captureDevice = captureDevice
+            self.playbackDevice = playbackDevice
+            self.inputFormat = inputFormat
+            self.outputFormat = outputFormat
+            self.muted = muted
+            self.inputLevelDBFS = inputLevelDBFS
+            self.outputLevelDBFS = outputLevelDBFS
+            self.framesCaptured = framesCaptured
+            self.framesPlayed = framesPlayed
+            self.framesDropped = framesDropped
+            self.xruns = xruns
+            self.deviceLosses = deviceLosses
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case captureDevice = "capture_device"
+            case playbackDevice = "playback_device"
+            case inputFormat = "input_format"
+            case outputFormat = "output_format"
+            case muted
+            case inputLevelDBFS = "input_level_dbfs"
+            case outputLevelDBFS = "output_level_dbfs"
+            case framesCaptured = "frames_captured"
+            case framesPlayed = "frames_played"
+            case framesDropped = "frames_dropped"
+            case xruns
+            case deviceLosses = "device_losses"
+        }
+    }
+
+    public struct LastEnd: Sendable, Equatable, Codable {
+        public var conversationID: String?
+        public var reason: String
+        public var explanation: String
+
+        public init(conversationID: String?, reason: String, explanation: String) {
+            self.conversationID = conversationID
+            self.reason = reason
+            self.explanation = explanation
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case conversationID = "conversation_id"
+            case reason, explanation
+        }
+    }
+}
+
+/// What `start` answers once the agent has accepted the conversation.
+public struct StartResult: Sendable, Equatable, Codable {
+    public var conversationID: String
+    public var inputFormat: String
+    public var outputFormat: String
+
+    public init(conversationID: String, inputFormat: String, outputFormat: String) {
+        self.conversationID = conversationID
+        self.inputFormat = inputFormat
+        self.outputFormat = outputFormat
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case conversationID = "conversation_id"
+        case inputFormat = "input_format"
+        case outputFormat = "output_format"
+    }
+}

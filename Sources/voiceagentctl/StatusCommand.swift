@@ -1,0 +1,76 @@
+import ArgumentParser
+import ControlProtocol
+import Foundation
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the daemon's state, latency, audio levels and counters.")
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print the status as JSON.") var json = false
+
+    func run() throws {
+        let client = try connection.connect()
+        guard let status = try Failure.exiting({ () throws(ClientFailure) in try client.call(.status, expecting: StatusReport.self) }) else {
+            return
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(status), as: UTF8.self))
+        } else {
+            print(StatusText(status).lines.joined(separator: "\n"))
+        }
+    }
+}
+
+/// `status` for a person.
+struct StatusText {
+    let status: StatusReport
+
+    init(_ status: StatusReport) {
+        self.status = status
+    }
+
+    var lines: [String] {
+        var lines = [row("State", stateText), row("Uptime", Self.duration(status.uptimeSeconds))]
+        if let seconds = status.conversationSeconds { lines.append(row("Conversation", Self.duration(seconds))) }
+        lines.append(row("Latency", latencyText))
+        let audio = status.audio
+        lines.append(row("Microphone", "\(audio.captureDevice), \(audio.inputFormat ?? "closed"), \(Self.level(audio.inputLevelDBFS))\(audio.muted ? ", muted" : "")"))
+        lines.append(row("Speaker", "\(audio.playbackDevice), \(audio.outputFormat ?? "closed"), \(Self.level(audio.outputLevelDBFS))"))
+        lines.append(row("Frames", "captured \(audio.framesCaptured), played \(audio.framesPlayed), dropped \(audio.framesDropped), xruns \(audio.xruns), device losses \(audio.deviceLosses)"))
+        lines.append(row("Messages", status.counters.sorted { $0.key < $1.key }.map { "\($0.key.replacingOccurrences(of: "_", with: " ")) \($0.value)" }.joined(separator: ", ")))
+        lines.append(row("Turns", String(status.historyTurns)))
+        if let end = status.lastEnd {
+            lines.append(row("Last ended", "\(end.conversationID ?? "before connecting"): \(end.explanation)"))
+        }
+        return lines
+    }
+
+    private var stateText: String {
+        guard status.state != "idle" else { return "idle" }
+        return "\(status.state) (conversation \(status.conversationID ?? "not yet started"), agent \(status.agentID ?? "?"))"
+    }
+
+    private var latencyText: String {
+        let latency = status.latency
+        guard latency.samples > 0 else { return "no pings yet" }
+        func ms(_ value: Double?) -> String { value.map { String(format: "%.0f ms", $0) } ?? "-" }
+        return "last \(ms(latency.lastMs)), mean \(ms(latency.meanMs)), p50 \(ms(latency.p50Ms)), p95 \(ms(latency.p95Ms)) (\(latency.samples) pings)"
+    }
+
+    private func row(_ label: String, _ value: String) -> String {
+        (label + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + value
+    }
+
+    static func level(_ dbfs: Double?) -> String {
+        guard let dbfs, dbfs.isFinite else { return "silent" }
+        return String(format: "%.1f dBFS", dbfs)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let total = Int(seconds)
+        if total < 60 { return "\(total) s" }
+        if total < 3600 { return "\(total / 60) min \(total % 60) s" }
+        return "\(total / 3600) h \(total % 3600 / 60) min"
+    }
+}

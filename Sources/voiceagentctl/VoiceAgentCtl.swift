@@ -1,0 +1,124 @@
+import ArgumentParser
+import ControlProtocol
+import Foundation
+
+@main
+struct VoiceAgentCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "voiceagentctl",
+        abstract: "Controls voiceagentd: start, stop and interrupt conversations, and follow their events.",
+        discussion: """
+            Talks to the daemon over its control socket (/run/voiceagentd/control.sock, or
+            --socket, or $VOICEAGENTD_CONTROL_SOCKET). Members of the 'voiceagent' group may use it.
+
+            Exit status: 0 done; 1 the daemon refused (the message says why); 64 usage error;
+            69 the daemon is not running; 74 the connection failed; 77 permission denied.
+            """,
+        version: "0.1.0",
+        subcommands: [Start.self, Stop.self, Interrupt.self, Status.self, Events.self, Say.self, Context.self, Mute.self, Unmute.self]
+    )
+}
+
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "The daemon's control socket.")
+    var socket = ProcessInfo.processInfo.environment["VOICEAGENTD_CONTROL_SOCKET"] ?? ControlProtocol.defaultSocketPath
+
+    func connect() throws -> ControlClient {
+        try Failure.exiting { () throws(ClientFailure) in try ControlClient(path: socket) }
+    }
+
+    /// Runs a command that answers only ok.
+    func run(_ command: ControlCommand, done: String? = nil) throws {
+        let client = try connect()
+        _ = try Failure.exiting { () throws(ClientFailure) in try client.call(command, expecting: ControlCodec.Empty.self) }
+        if let done { print(done) }
+    }
+}
+
+/// Prints a failure the way a person reads it and exits with its status.
+enum Failure {
+    static func exiting<Value>(_ body: () throws(ClientFailure) -> Value) throws -> Value {
+        do {
+            return try body()
+        } catch {
+            FileHandle.standardError.write(Data("voiceagentctl: \(error.description)\n".utf8))
+            throw ExitCode(error.exitStatus)
+        }
+    }
+}
+
+struct Start: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start a conversation.",
+        discussion: "Waits until the agent accepts it and prints its conversation id. Overrides must be allowed in the agent's settings.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "The agent to talk to (default: the daemon's agent.id).") var agentId: String?
+    @Option(name: .customLong("var"), help: ArgumentHelp("A dynamic variable, KEY=VALUE; repeat for more.", valueName: "KEY=VALUE"))
+    var variables: [String] = []
+    @Option(help: "What the agent says first.") var firstMessage: String?
+    @Option(help: "The agent's prompt for this conversation.") var prompt: String?
+    @Option(help: "The conversation's language, e.g. en.") var language: String?
+    @Option(help: "The TTS voice for this conversation.") var voiceId: String?
+    @Option(help: "Who the user is, for the agent's records.") var userId: String?
+
+    func validate() throws {
+        for variable in variables where !variable.contains("=") || variable.hasPrefix("=") {
+            throw ValidationError("--var takes KEY=VALUE, not '\(variable)'")
+        }
+    }
+
+    func run() throws {
+        var dynamicVariables: [String: String] = [:]
+        for variable in variables {
+            let parts = variable.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            dynamicVariables[String(parts[0])] = String(parts[1])
+        }
+        let options = StartOptions(
+            agentID: agentId, variables: dynamicVariables, firstMessage: firstMessage, prompt: prompt, language: language, voiceID: voiceId,
+            userID: userId)
+        let client = try connection.connect()
+        let result = try Failure.exiting { () throws(ClientFailure) in try client.call(.start(options), expecting: StartResult.self) }
+        if let result {
+            print("started conversation \(result.conversationID) (microphone \(result.inputFormat), speaker \(result.outputFormat))")
+        }
+    }
+}
+
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "End the conversation (a clean close; the agent is told).")
+    @OptionGroup var connection: ConnectionOptions
+    func run() throws { try connection.run(.stop, done: "stopping") }
+}
+
+struct Interrupt: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Silence the agent now and drop the rest of its reply.")
+    @OptionGroup var connection: ConnectionOptions
+    func run() throws { try connection.run(.interrupt) }
+}
+
+struct Say: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send a user message as text; the agent answers it.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The message.") var text: String
+    func run() throws { try connection.run(.say(text: text)) }
+}
+
+struct Context: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Tell the agent something in the background; it does not reply to it.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The contextual update.") var text: String
+    func run() throws { try connection.run(.context(text: text)) }
+}
+
+struct Mute: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send silence instead of the microphone (the agent keeps its timing).")
+    @OptionGroup var connection: ConnectionOptions
+    func run() throws { try connection.run(.mute, done: "microphone muted") }
+}
+
+struct Unmute: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send the microphone again.")
+    @OptionGroup var connection: ConnectionOptions
+    func run() throws { try connection.run(.unmute, done: "microphone live") }
+}

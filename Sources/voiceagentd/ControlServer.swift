@@ -1,0 +1,125 @@
+import ControlProtocol
+import CSystemd
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The control socket: accepts clients, reads their requests, and lets
+/// `ControlSession` answer each. Uses the socket systemd passes
+/// (LISTEN_FDS) or binds its own path, mode 0660, owned by the control group.
+struct ControlServer: Service {
+    /// Clients beyond this are told to come back later.
+    static let maxClients = 64
+
+    let path: String
+    let group: String
+    let commands: ControlCommands
+    let notifier: SystemdNotifier
+    let logger: Logger
+
+    func run() async throws {
+        let server = try await bind()
+        notifier.ready(status: "idle")
+        logger.info("listening for control clients", metadata: ["socket": "\(path)"])
+        let clients = ClientCounter()
+        // On shutdown every client task is cancelled, followers included, so
+        // a connected `events --follow` never holds the daemon up.
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await client in inbound {
+                        group.addTask {
+                            guard clients.enter(limit: Self.maxClients) else {
+                                try? await client.channel.executeThenClose { _, outbound in
+                                    try await outbound.write(ByteBuffer(data: ControlCodec.failure(id: nil, ControlError(.unavailable, "too many control clients; try again"))))
+                                }
+                                return
+                            }
+                            defer { clients.leave() }
+                            await ControlSession(client: client, commands: commands, logger: logger).run()
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    typealias Client = (channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, peer: PeerCredentials?)
+
+    private func bind() async throws -> NIOAsyncChannel<Client, Never> {
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<Client> = { channel in
+            PeerCredentials.read(from: channel).flatMapThrowing { peer in
+                (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), peer)
+            }
+        }
+        if sd_listen_fds(1) > 0 {
+            logger.info("using the control socket passed by systemd")
+            return try await bootstrap.bind(SD_LISTEN_FDS_START, cleanupExistingSocketFile: false, childChannelInitializer: initializer)
+        }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer)
+        try SocketPermissions(path: path, group: group, logger: logger).apply()
+        return server
+    }
+}
+
+/// How many clients are connected, so a flood is refused, not served.
+final class ClientCounter: Sendable {
+    private let count = Mutex(0)
+
+    func enter(limit: Int) -> Bool {
+        count.withLock { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func leave() {
+        count.withLock { $0 -= 1 }
+    }
+}
+
+/// mode 0660 and the control group, so only its members (and root) talk
+/// to the daemon.
+struct SocketPermissions {
+    let path: String
+    let group: String
+    let logger: Logger
+
+    func apply() throws {
+        guard chmod(path, 0o660) == 0 else {
+            throw ConfigurationError(key: "control.socket", message: "cannot set mode 0660 on \(path): \(String(cString: strerror(errno)))")
+        }
+        guard let entry = getgrnam(group) else {
+            logger.warning("group '\(group)' does not exist: only the daemon's own user and root can use the control socket")
+            return
+        }
+        if chown(path, uid_t.max, entry.pointee.gr_gid) != 0 {
+            logger.warning("cannot give \(path) to group '\(group)': \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Who is on the other end of a control connection (SO_PEERCRED).
+struct PeerCredentials: Sendable, CustomStringConvertible {
+    let pid: Int32
+    let uid: UInt32
+    let gid: UInt32
+
+    var description: String { "uid=\(uid) pid=\(pid)" }
+
+    static func read(from channel: any Channel) -> EventLoopFuture<PeerCredentials?> {
+        guard let provider = channel as? any SocketOptionProvider else {
+            return channel.eventLoop.makeSucceededFuture(nil)
+        }
+        let credentials: EventLoopFuture<voiceagent_ucred> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        return credentials.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }.recover { _ in nil }
+    }
+}

@@ -1,0 +1,163 @@
+import AgentSession
+import AudioEngine
+import Configuration
+import ControlProtocol
+import Foundation
+import Logging
+import SystemPackage
+
+/// Everything the daemon reads at start, from (highest first) command-line
+/// flags, VOICEAGENTD_* environment variables, the configuration file, and
+/// defaults. Invalid values stop the daemon with a message naming the key.
+struct DaemonConfiguration: Sendable, Equatable {
+    var apiBaseURL: String
+    var agentID: String?
+    /// Whether the agent is private (signed URL with the API key). Nil: use
+    /// a signed URL exactly when an API key is available.
+    var authentication: Bool?
+    var extraCAFile: String?
+    var audio: AudioDeviceConfiguration
+    var controlSocket: String
+    var controlGroup: String
+    var toolsDirectory: String
+    var toolTimeout: Duration
+    var connectTimeout: Duration
+    var logLevel: Logger.Level
+    var firstMessage: String?
+    var prompt: String?
+    var language: String?
+    var voiceID: String?
+    var userID: String?
+
+    static let defaultConfigFile = "/etc/voiceagentd/voiceagentd.conf"
+
+    /// One configuration key: its dotted name, which gives the flag
+    /// (`--agent-id`), the environment variable (`VOICEAGENTD_AGENT_ID`) and
+    /// the file key (`AGENT_ID`).
+    struct Key: Sendable {
+        let name: String
+        let defaultValue: String?
+        let help: String
+
+        var flag: String { "--" + name.replacingOccurrences(of: ".", with: "-") }
+        var fileKey: String { name.replacingOccurrences(of: ".", with: "_").uppercased() }
+        var environmentVariable: String { "VOICEAGENTD_" + fileKey }
+    }
+
+    static let keys: [Key] = [
+        Key(name: "api.base.url", defaultValue: AgentEndpoint.productionBaseURL, help: "The ElevenLabs API base; wss:// is derived from it."),
+        Key(name: "agent.id", defaultValue: nil, help: "The agent to talk to when start names none."),
+        Key(name: "auth", defaultValue: "auto", help: "Private agent (signed URL with the API key): yes, no or auto (yes when a key is set)."),
+        Key(name: "extra.ca.file", defaultValue: nil, help: "A PEM CA file trusted besides the system store."),
+        Key(name: "capture.device", defaultValue: "default", help: "ALSA capture device (arecord -L lists them)."),
+        Key(name: "playback.device", defaultValue: "default", help: "ALSA playback device (aplay -L lists them)."),
+        Key(name: "period.ms", defaultValue: "20", help: "ALSA period in milliseconds (5-100); interrupts silence within one."),
+        Key(name: "chunk.ms", defaultValue: "20", help: "Microphone audio per message to the agent, in milliseconds (10-250)."),
+        Key(name: "control.socket", defaultValue: ControlProtocol.defaultSocketPath, help: "The control socket, unless systemd passes one."),
+        Key(name: "control.group", defaultValue: "voiceagent", help: "Group that may use the control socket (mode 0660)."),
+        Key(name: "tools.directory", defaultValue: "/etc/voiceagentd/tools.d", help: "Client tools: each executable here is a tool of its name."),
+        Key(name: "tool.timeout.ms", defaultValue: "10000", help: "How long a client tool may run, in milliseconds."),
+        Key(name: "connect.timeout.ms", defaultValue: "15000", help: "How long start waits for the agent, in milliseconds."),
+        Key(name: "log.level", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical."),
+        Key(name: "first.message", defaultValue: nil, help: "Override of the agent's first message (the agent must allow it)."),
+        Key(name: "prompt", defaultValue: nil, help: "Override of the agent's prompt (the agent must allow it)."),
+        Key(name: "language", defaultValue: nil, help: "Override of the agent's language (the agent must allow it)."),
+        Key(name: "voice.id", defaultValue: nil, help: "Override of the agent's TTS voice (the agent must allow it)."),
+        Key(name: "user.id", defaultValue: nil, help: "The user id sent with each conversation."),
+    ]
+
+    /// Reads the layered configuration. `flags` maps key names to values
+    /// given on the command line.
+    static func load(flags: [String: String], environment: [String: String], configFile: String?) async throws -> DaemonConfiguration {
+        let file = configFile ?? defaultConfigFile
+        let fileProvider: EnvironmentVariablesProvider
+        do {
+            fileProvider = try await EnvironmentVariablesProvider(environmentFilePath: FilePath(file), allowMissing: configFile == nil)
+        } catch {
+            throw ConfigurationError(key: nil, message: "cannot read the configuration file \(file): \(error)")
+        }
+        let reader = ConfigReader(providers: [
+            InMemoryProvider(values: Dictionary(uniqueKeysWithValues: flags.map { (AbsoluteConfigKey(stringLiteral: $0.key), ConfigValue(stringLiteral: $0.value)) })),
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "voiceagentd"),
+            fileProvider,
+        ])
+        return try DaemonConfiguration(values: ConfigurationValues { name in reader.string(forKey: ConfigKey(stringLiteral: name)) })
+    }
+
+    init(values: ConfigurationValues) throws {
+        apiBaseURL = try values.string("api.base.url")
+        if (try? AgentEndpoint(baseURL: apiBaseURL, agentID: "check", source: SourceInfo(source: "", version: ""))) == nil {
+            throw ConfigurationError(key: "api.base.url", message: "'\(apiBaseURL)' is not an http(s) URL with a host")
+        }
+        agentID = values.optional("agent.id")
+        authentication = try values.choice("auth", ["yes": true, "true": true, "no": false, "false": false, "auto": nil])
+        extraCAFile = values.optional("extra.ca.file")
+        audio = AudioDeviceConfiguration(
+            captureDevice: try values.string("capture.device"),
+            playbackDevice: try values.string("playback.device"),
+            periodMilliseconds: try values.integer("period.ms", in: 5...100),
+            chunkMilliseconds: try values.integer("chunk.ms", in: 10...250))
+        controlSocket = try values.string("control.socket")
+        controlGroup = try values.string("control.group")
+        toolsDirectory = try values.string("tools.directory")
+        toolTimeout = .milliseconds(try values.integer("tool.timeout.ms", in: 100...600_000))
+        connectTimeout = .milliseconds(try values.integer("connect.timeout.ms", in: 500...120_000))
+        let level = try values.string("log.level")
+        guard let parsedLevel = Logger.Level(rawValue: level) else {
+            throw ConfigurationError(key: "log.level", message: "'\(level)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        logLevel = parsedLevel
+        firstMessage = values.optional("first.message")
+        prompt = values.optional("prompt")
+        language = values.optional("language")
+        voiceID = values.optional("voice.id")
+        userID = values.optional("user.id")
+    }
+}
+
+/// Looks up keys with their defaults and turns bad values into errors that
+/// name the key.
+struct ConfigurationValues {
+    let lookup: (String) -> String?
+
+    private func key(_ name: String) -> DaemonConfiguration.Key {
+        DaemonConfiguration.keys.first { $0.name == name }!
+    }
+
+    func optional(_ name: String) -> String? {
+        (lookup(name) ?? key(name).defaultValue).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func string(_ name: String) throws -> String {
+        guard let value = optional(name) else {
+            throw ConfigurationError(key: name, message: "must not be empty")
+        }
+        return value
+    }
+
+    func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int {
+        let text = try string(name)
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigurationError(key: name, message: "'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    func choice<Value>(_ name: String, _ choices: [String: Value]) throws -> Value {
+        let text = try string(name).lowercased()
+        guard let value = choices[text] else {
+            throw ConfigurationError(key: name, message: "'\(text)' is not one of \(choices.keys.sorted().joined(separator: ", "))")
+        }
+        return value
+    }
+}
+
+struct ConfigurationError: Error, CustomStringConvertible {
+    let key: String?
+    let message: String
+
+    var description: String {
+        guard let key, let entry = DaemonConfiguration.keys.first(where: { $0.name == key }) else { return message }
+        return "invalid configuration \(entry.flag) (\(entry.environmentVariable), \(entry.fileKey) in the file): \(message)"
+    }
+}

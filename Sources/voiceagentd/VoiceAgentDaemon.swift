@@ -1,0 +1,180 @@
+import AgentSession
+import ArgumentParser
+import ControlProtocol
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+@main
+struct VoiceAgentDaemon: AsyncParsableCommand {
+    static let version = "0.1.0"
+    static let source = SourceInfo(source: "voiceagentd", version: version)
+
+    static let configuration = CommandConfiguration(
+        commandName: "voiceagentd",
+        abstract: "Runs an ElevenLabs Conversational AI agent on this machine's sound card.",
+        discussion: """
+            voiceagentd starts idle. It owns the ALSA capture and playback devices and the
+            agent's WebSocket session, and takes commands (start, stop, interrupt, status,
+            events, say, context, mute, unmute) on a Unix socket; use voiceagentctl. Every
+            conversation event goes to the journal with VOICEAGENT_* fields.
+
+            Settings come from, highest first: these options; VOICEAGENTD_* environment
+            variables (VOICEAGENTD_AGENT_ID for --agent-id); the configuration file
+            (/etc/voiceagentd/voiceagentd.conf, KEY=value lines such as AGENT_ID=agent_123);
+            the defaults shown. The API key comes from the systemd credential
+            elevenlabs-api-key ($CREDENTIALS_DIRECTORY) or ELEVENLABS_API_KEY, and is never
+            logged or shown. Client tools are executables in the tools directory, one per
+            tool name, reading the call's parameters as JSON on stdin.
+
+            Signals: SIGTERM and SIGINT end a conversation cleanly and exit; SIGHUP re-reads
+            the configuration for the next conversation.
+            """,
+        version: version
+    )
+
+    @Option(help: "Configuration file (KEY=value lines). Default: /etc/voiceagentd/voiceagentd.conf if it exists.")
+    var config: String?
+
+    @Option(help: ArgumentHelp(Self.help("api.base.url"))) var apiBaseUrl: String?
+    @Option(help: ArgumentHelp(Self.help("agent.id"))) var agentId: String?
+    @Option(help: ArgumentHelp(Self.help("auth"))) var auth: String?
+    @Option(help: ArgumentHelp(Self.help("extra.ca.file"))) var extraCaFile: String?
+    @Option(help: ArgumentHelp(Self.help("capture.device"))) var captureDevice: String?
+    @Option(help: ArgumentHelp(Self.help("playback.device"))) var playbackDevice: String?
+    @Option(help: ArgumentHelp(Self.help("period.ms"))) var periodMs: String?
+    @Option(help: ArgumentHelp(Self.help("chunk.ms"))) var chunkMs: String?
+    @Option(help: ArgumentHelp(Self.help("control.socket"))) var controlSocket: String?
+    @Option(help: ArgumentHelp(Self.help("control.group"))) var controlGroup: String?
+    @Option(help: ArgumentHelp(Self.help("tools.directory"))) var toolsDirectory: String?
+    @Option(help: ArgumentHelp(Self.help("tool.timeout.ms"))) var toolTimeoutMs: String?
+    @Option(help: ArgumentHelp(Self.help("connect.timeout.ms"))) var connectTimeoutMs: String?
+    @Option(help: ArgumentHelp(Self.help("log.level"))) var logLevel: String?
+    @Option(help: ArgumentHelp(Self.help("first.message"))) var firstMessage: String?
+    @Option(help: ArgumentHelp(Self.help("prompt"))) var prompt: String?
+    @Option(help: ArgumentHelp(Self.help("language"))) var language: String?
+    @Option(help: ArgumentHelp(Self.help("voice.id"))) var voiceId: String?
+    @Option(help: ArgumentHelp(Self.help("user.id"))) var userId: String?
+
+    static func help(_ key: String) -> String {
+        let entry = DaemonConfiguration.keys.first { $0.name == key }!
+        return entry.help + (entry.defaultValue.map { " (default: \($0))" } ?? "")
+    }
+
+    /// The options given, by configuration key.
+    var flags: [String: String] {
+        let given: [(String, String?)] = [
+            ("api.base.url", apiBaseUrl), ("agent.id", agentId), ("auth", auth), ("extra.ca.file", extraCaFile),
+            ("capture.device", captureDevice), ("playback.device", playbackDevice), ("period.ms", periodMs), ("chunk.ms", chunkMs),
+            ("control.socket", controlSocket), ("control.group", controlGroup), ("tools.directory", toolsDirectory),
+            ("tool.timeout.ms", toolTimeoutMs), ("connect.timeout.ms", connectTimeoutMs), ("log.level", logLevel),
+            ("first.message", firstMessage), ("prompt", prompt), ("language", language), ("voice.id", voiceId), ("user.id", userId),
+        ]
+        return Dictionary(uniqueKeysWithValues: given.compactMap { key, value in value.map { (key, $0) } })
+    }
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let configuration: DaemonConfiguration
+        let apiKey: String?
+        do {
+            configuration = try await DaemonConfiguration.load(flags: flags, environment: environment, configFile: config)
+            apiKey = try APIKeySource.load(environment: environment)
+        } catch {
+            FileHandle.standardError.write(Data("voiceagentd: \(error)\n".utf8))
+            throw ExitCode(78)  // EX_CONFIG: systemd shows it as a configuration error
+        }
+        let underJournal = environment["JOURNAL_STREAM"] != nil
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = underJournal ? JournalLogHandler(logLevel: .info) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = configuration.logLevel
+            return handler
+        }
+        let logger = Logger(label: "voiceagentd")
+        let journal: any EventJournal = underJournal ? JournalEventJournal() : LoggerEventJournal(logger: logger)
+        try await Daemon(configuration: configuration, apiKey: apiKey, journal: journal, logger: logger) {
+            try await DaemonConfiguration.load(flags: flags, environment: ProcessInfo.processInfo.environment, configFile: config)
+        }.run()
+    }
+}
+
+/// The daemon's parts, run as one service group that handles SIGTERM and
+/// SIGINT with a graceful shutdown.
+struct Daemon {
+    let configuration: DaemonConfiguration
+    let apiKey: String?
+    let journal: any EventJournal
+    let logger: Logger
+    let reloadConfiguration: @Sendable () async throws -> DaemonConfiguration
+
+    func run() async throws {
+        let notifier = SystemdNotifier()
+        let events = EventLog(journal: journal)
+        let supervisor = ConversationSupervisor(configuration: configuration, apiKey: apiKey, events: events, notifier: notifier, logger: logger)
+        let services: [any Service] = [
+            ControlServer(
+                path: configuration.controlSocket, group: configuration.controlGroup,
+                commands: ControlCommands(supervisor: supervisor, events: events), notifier: notifier, logger: logger),
+            ConversationShutdown(supervisor: supervisor, notifier: notifier),
+            Watchdog(supervisor: supervisor, notifier: notifier),
+            ConfigurationReloader(supervisor: supervisor, notifier: notifier, logger: logger, load: reloadConfiguration),
+        ]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("stopped")
+    }
+}
+
+/// On SIGTERM: STOPPING=1, then the conversation ends with a close frame.
+struct ConversationShutdown: Service {
+    let supervisor: ConversationSupervisor
+    let notifier: SystemdNotifier
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        notifier.stopping()
+        await supervisor.shutDown()
+    }
+}
+
+/// Pings systemd's watchdog, but only while the supervisor answers.
+struct Watchdog: Service {
+    let supervisor: ConversationSupervisor
+    let notifier: SystemdNotifier
+
+    func run() async throws {
+        guard let interval = notifier.watchdogInterval else {
+            try? await gracefulShutdown()
+            return
+        }
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                if await supervisor.heartbeat() { notifier.watchdog() }
+                try await Task.sleep(for: interval / 2)
+            }
+        }
+    }
+}
+
+/// SIGHUP: read the configuration again; the next conversation uses it.
+struct ConfigurationReloader: Service {
+    let supervisor: ConversationSupervisor
+    let notifier: SystemdNotifier
+    let logger: Logger
+    let load: @Sendable () async throws -> DaemonConfiguration
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                do {
+                    await supervisor.reload(try await load())
+                    logger.info("configuration reloaded; it applies from the next conversation")
+                } catch {
+                    logger.error("configuration not reloaded: \(error)")
+                }
+                notifier.status(await supervisor.status().state)
+            }
+        }
+    }
+}
