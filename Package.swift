@@ -118,6 +118,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ControlProtocolTests",
+            dependencies: ["ControlProtocol"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "VoiceAgentDaemonTests",
+            dependencies: ["voiceagentd", "AgentSession", "AgentSimulator", "AudioEngine", "ControlProtocol"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "AudioEngineTests",
             dependencies: ["AudioEngine", "AgentSession"],
             swiftSettings: strictSettings

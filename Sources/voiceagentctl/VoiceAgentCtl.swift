@@ -86,9 +86,9 @@ struct Start: ParsableCommand {
 }
 
 struct Stop: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "End the conversation (a clean close; the agent is told).")
+    static let configuration = CommandConfiguration(abstract: "End the conversation (a clean close; the agent is told) and wait until it has ended.")
     @OptionGroup var connection: ConnectionOptions
-    func run() throws { try connection.run(.stop, done: "stopping") }
+    func run() throws { try connection.run(.stop, done: "stopped") }
 }
 
 struct Interrupt: ParsableCommand {

@@ -77,16 +77,20 @@ final class ToolProcess: Sendable {
         kill(process.processIdentifier, SIGKILL)
     }
 
-    /// Reads until end of file, keeping at most the output limit.
+    /// Reads until end of file, keeping at most the output limit. The
+    /// blocking reads run on a thread of their own: a tool that keeps its
+    /// output open must not hold a thread of the cooperative pool.
     private static func readBounded(_ handle: FileHandle) async -> String {
-        await Task.detached {
-            var kept = Data()
-            while let chunk = try? handle.read(upToCount: 16 << 10), !chunk.isEmpty {
-                if kept.count < ClientToolDirectory.maxOutputBytes {
-                    kept.append(chunk.prefix(ClientToolDirectory.maxOutputBytes - kept.count))
+        await withCheckedContinuation { continuation in
+            Thread {
+                var kept = Data()
+                while let chunk = try? handle.read(upToCount: 16 << 10), !chunk.isEmpty {
+                    if kept.count < ClientToolDirectory.maxOutputBytes {
+                        kept.append(chunk.prefix(ClientToolDirectory.maxOutputBytes - kept.count))
+                    }
                 }
-            }
-            return String(decoding: kept, as: UTF8.self)
-        }.value
+                continuation.resume(returning: String(decoding: kept, as: UTF8.self))
+            }.start()
+        }
     }
 }

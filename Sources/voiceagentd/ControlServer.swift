@@ -24,10 +24,17 @@ struct ControlServer: Service {
     func run() async throws {
         let server = try await bind()
         notifier.ready(status: "idle")
-        logger.info("listening for control clients", metadata: ["socket": "\(path)"])
         let clients = ClientCounter()
         // On shutdown every client task is cancelled, followers included, so
         // a connected `events --follow` never holds the daemon up.
+        do {
+            try await serve(server, clients: clients)
+        } catch is CancellationError {
+            logger.debug("control socket closed")
+        }
+    }
+
+    private func serve(_ server: NIOAsyncChannel<Client, Never>, clients: ClientCounter) async throws {
         try await cancelWhenGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
@@ -61,6 +68,7 @@ struct ControlServer: Service {
             logger.info("using the control socket passed by systemd")
             return try await bootstrap.bind(SD_LISTEN_FDS_START, cleanupExistingSocketFile: false, childChannelInitializer: initializer)
         }
+        logger.info("listening for control clients", metadata: ["socket": "\(path)"])
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer)
         try SocketPermissions(path: path, group: group, logger: logger).apply()

@@ -63,9 +63,12 @@ actor ConversationSupervisor {
         return try result.get()
     }
 
+    /// Ends the conversation and returns once it has ended (bounded by the
+    /// session's close timeout).
     func stop() async throws(ControlError) {
         guard let session = current?.session else { throw ControlError(.noConversation, "no conversation is running") }
         await session.stop()
+        await holding?.value
     }
 
     func interrupt() async throws(ControlError) {
@@ -89,9 +92,7 @@ actor ConversationSupervisor {
 
     /// Ends the conversation for a shutdown and waits for it to close.
     func shutDown() async {
-        guard let session = current?.session else { return }
-        await session.stop()
-        await holding?.value
+        try? await stop()
     }
 
     func status() async -> StatusReport {

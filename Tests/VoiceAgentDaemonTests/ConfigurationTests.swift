@@ -1,0 +1,77 @@
+import AudioEngine
+import Foundation
+import Testing
+@testable import voiceagentd
+
+@Suite("Daemon configuration")
+struct ConfigurationTests {
+    func temporaryFile(_ contents: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("voiceagentd-\(UUID().uuidString).conf").path
+        try contents.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func defaultsWhenNothingIsSet() async throws {
+        let configuration = try await DaemonConfiguration.load(flags: [:], environment: [:], configFile: try temporaryFile(""))
+        #expect(configuration.apiBaseURL == "https://api.elevenlabs.io")
+        #expect(configuration.agentID == nil)
+        #expect(configuration.authentication == nil)
+        #expect(configuration.audio.captureDevice == "default")
+        #expect(configuration.audio.periodMilliseconds == 20)
+        #expect(configuration.controlSocket == "/run/voiceagentd/control.sock")
+        #expect(configuration.controlGroup == "voiceagent")
+        #expect(configuration.toolTimeout == .seconds(10))
+    }
+
+    @Test func flagsBeatEnvironmentBeatsFileBeatsDefaults() async throws {
+        let file = try temporaryFile(
+            """
+            # every layer sets the agent; the file alone sets the period
+            AGENT_ID=from_file
+            PERIOD_MS=40
+            CAPTURE_DEVICE=hw:1,0
+            PLAYBACK_DEVICE=plughw:1,0
+            """)
+        let configuration = try await DaemonConfiguration.load(
+            flags: ["agent.id": "from_flag"],
+            environment: ["VOICEAGENTD_AGENT_ID": "from_environment", "VOICEAGENTD_CAPTURE_DEVICE": "plughw:2,0"],
+            configFile: file)
+        #expect(configuration.agentID == "from_flag")
+        #expect(configuration.audio.captureDevice == "plughw:2,0")
+        #expect(configuration.audio.playbackDevice == "plughw:1,0")
+        #expect(configuration.audio.periodMilliseconds == 40)
+    }
+
+    @Test func invalidValuesNameTheirKey() async throws {
+        let file = try temporaryFile("")
+        await #expect {
+            try await DaemonConfiguration.load(flags: ["period.ms": "fast"], environment: [:], configFile: file)
+        } throws: { error in
+            String(describing: error) == "invalid configuration --period-ms (VOICEAGENTD_PERIOD_MS, PERIOD_MS in the file): 'fast' is not a whole number from 5 to 100"
+        }
+        await #expect {
+            try await DaemonConfiguration.load(flags: [:], environment: ["VOICEAGENTD_AUTH": "maybe"], configFile: file)
+        } throws: { error in
+            String(describing: error).hasPrefix("invalid configuration --auth (VOICEAGENTD_AUTH, AUTH in the file): 'maybe' is not one of")
+        }
+        await #expect {
+            try await DaemonConfiguration.load(flags: ["api.base.url": "ftp://x"], environment: [:], configFile: file)
+        } throws: { error in
+            String(describing: error).contains("--api-base-url")
+        }
+        await #expect {
+            try await DaemonConfiguration.load(flags: [:], environment: [:], configFile: file + ".missing")
+        } throws: { error in
+            String(describing: error).hasPrefix("cannot read the configuration file")
+        }
+    }
+
+    @Test func theAPIKeyComesFromTheCredentialFirst() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("credentials-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "sk_credential\n".write(toFile: directory + "/elevenlabs-api-key", atomically: true, encoding: .utf8)
+        #expect(try APIKeySource.load(environment: ["CREDENTIALS_DIRECTORY": directory, "ELEVENLABS_API_KEY": "sk_env"]) == "sk_credential")
+        #expect(try APIKeySource.load(environment: ["ELEVENLABS_API_KEY": "sk_env"]) == "sk_env")
+        #expect(try APIKeySource.load(environment: ["ELEVENLABS_API_KEY": " "]) == nil)
+    }
+}

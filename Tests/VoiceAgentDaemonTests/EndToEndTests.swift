@@ -1,0 +1,208 @@
+import AgentSession
+import AgentSimulator
+import ControlProtocol
+import Foundation
+import Glibc
+import Testing
+
+/// voiceagentd, voiceagentctl and the simulator as separate programs, on
+/// real-time paced devices (a private PulseAudio's null sinks).
+@Suite("voiceagentd end to end", .serialized, .timeLimit(.minutes(2)))
+struct EndToEndTests {
+    @Test func aConversationThroughTheControlSocket() async throws {
+        let simulator = try await SimulatorProcess { $0.delivery = .paced }
+        let daemon = try await DaemonProcess(simulator: simulator)
+        let follower = try EventFollower(socket: daemon.socketPath)
+        try await waitFor("the follower to attach") { (try? await daemon.ctl("status")) != nil && follower.events.isEmpty }
+
+        let started = try await daemon.ctl("start", "--var", "customer=Ada", "--var", "visits=3", "--user-id", "u1")
+        #expect(started.status == 0, "\(started.errors)")
+        #expect(started.output.hasPrefix("started conversation conv_"))
+        _ = try await follower.waitFor("the greeting") { $0.type == "agent_response" }
+
+        let initiation = try #require(await simulator.received("conversation_initiation_client_data").first?.message)
+        guard case .object(let fields) = initiation else { return }
+        #expect(fields["dynamic_variables"] == .object(["customer": .string("Ada"), "visits": .integer(3)]))
+        #expect(fields["user_id"] == .string("u1"))
+
+        _ = try await PacedAudio.shared.play(spokenTurn())
+        let transcript = try await follower.waitFor("the user's turn") { $0.type == "user_transcript" }
+        #expect(transcript.text?.contains("seconds of speech") == true)
+        _ = try await follower.waitFor("the reply") { $0.type == "agent_response" && $0.text?.hasPrefix("I heard") == true }
+        let heard = await simulator.received("user_audio_chunk")
+        #expect(heard.contains { ($0.rmsDBFS ?? -.infinity) > -20 }, "the agent heard the tone")
+        #expect(heard.allSatisfy { $0.audioBytes == 640 }, "20 ms chunks at 16 kHz")
+
+        #expect(try await daemon.ctl("say", "Tell me a long story").status == 0)
+        _ = try await follower.waitFor("the answer") { $0.type == "agent_response" && $0.text?.contains("long story") == true }
+        #expect(try await daemon.ctl("interrupt").status == 0)
+        let interruption = try await follower.waitFor("the interruption") { $0.type == "interruption" && $0.fields["origin"] == "local" }
+        #expect(interruption.conversationID == started.output.split(separator: " ")[2].description)
+
+        #expect(try await daemon.ctl("context", "The user is in the kitchen").status == 0)
+        try await waitFor("the contextual update") { await !simulator.received("contextual_update").isEmpty }
+
+        let active = try await daemon.status()
+        #expect(active.state == "active")
+        #expect(active.latency.samples > 0)
+        #expect(active.audio.inputFormat == "pcm_16000" && active.audio.framesCaptured > 0 && active.audio.framesPlayed > 0)
+
+        #expect(try await daemon.ctl("stop").status == 0)
+        let ended = try await follower.waitFor("the end") { $0.type == "ended" }
+        #expect(ended.fields["reason"] == "stopped")
+        let idle = try await daemon.status()
+        #expect(idle.state == "idle" && idle.lastEnd?.reason == "stopped")
+        let types = follower.events.map(\.type)
+        #expect(Array(types.prefix(2)) == ["connecting", "connected"])
+        #expect(zip(follower.events, follower.events.dropFirst()).allSatisfy { $1.seq == $0.seq + 1 }, "in order, none missing")
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func aSecondStartIsRefused() async throws {
+        let simulator = try await SimulatorProcess()
+        let daemon = try await DaemonProcess(simulator: simulator)
+        #expect(try await daemon.ctl("start").status == 0)
+        let second = try await daemon.ctl("start")
+        #expect(second.status == 1)
+        #expect(second.errors.contains("a conversation is already running"))
+        #expect(try await daemon.status().state == "active", "the first conversation goes on")
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func sigtermEndsTheConversationCleanlyAndTellsSystemd() async throws {
+        let notifications = try NotifySocket()
+        let simulator = try await SimulatorProcess()
+        let daemon = try await DaemonProcess(simulator: simulator, environment: ["NOTIFY_SOCKET": notifications.path])
+        try await waitFor("READY=1") { notifications.messages.contains { $0.contains("READY=1") } }
+        #expect(notifications.messages.first { $0.contains("READY=1") }?.contains("STATUS=idle") == true)
+        let started = try await daemon.ctl("start")
+        #expect(started.status == 0)
+        try await waitFor("the in-conversation status") { notifications.messages.contains { $0.hasPrefix("STATUS=in conversation conv_") } }
+        #expect(notifications.messages.contains { $0.hasPrefix("STATUS=connecting to agent agent_e2e") })
+        #expect(try await daemon.terminate() == 0)
+        #expect(notifications.messages.contains { $0.hasPrefix("STOPPING=1") })
+        #expect(daemon.log.contains("ended: the conversation was stopped"), "a close frame, not a dropped socket")
+    }
+
+    @Test func socketActivation() async throws {
+        let simulator = try await SimulatorProcess()
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("activated-\(UUID().uuidString).sock").path
+        let daemon = try await DaemonProcess(
+            simulator: simulator, arguments: ["--control-socket", socket + ".unused"],
+            launcher: ["/usr/bin/systemd-socket-activate", "--listen=\(socket)"], waitForSocket: false)
+        try await waitFor("systemd-socket-activate to listen") { FileManager.default.fileExists(atPath: socket) }
+        let client = try RawControlClient(path: socket)
+        try client.send(ControlCodec.encode(ControlRequest(id: "1", command: .status)))
+        guard case .reply("1", let status?) = try ControlCodec.decodeMessage(try client.readLine(), result: StatusReport.self) else {
+            Issue.record("the activated daemon must answer")
+            return
+        }
+        #expect(status.state == "idle")
+        #expect(daemon.log.contains("using the control socket passed by systemd"))
+        #expect(!FileManager.default.fileExists(atPath: socket + ".unused"))
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func hostileControlInputIsAnsweredAndDisturbsNothing() async throws {
+        let simulator = try await SimulatorProcess()
+        let daemon = try await DaemonProcess(simulator: simulator)
+        #expect(try await daemon.ctl("start").status == 0)
+        let client = try RawControlClient(path: daemon.socketPath)
+        let cases: [(Data, ControlError.Code)] = [
+            (Data("not json\n".utf8), .badJSON),
+            (Data([0, 0xff, 0xfe, 0x80, 0x0a]), .badJSON),
+            (Data(#"{"v":1,"id":"1","command":"launch"}"#.utf8 + [0x0a]), .unknownCommand),
+            (Data(#"{"v":9,"id":"2","command":"status"}"#.utf8 + [0x0a]), .badVersion),
+            (Data(#"{"v":1,"id":"3","command":"say","args":{"text":42}}"#.utf8 + [0x0a]), .badArguments),
+            (Data(repeating: UInt8(ascii: "x"), count: 70_000) + [0x0a], .tooLarge),
+            (Data(#"{"v":1,"id":"4","command":"start"}"#.utf8 + [0x0a]), .conversationRunning),
+        ]
+        for (line, expected) in cases {
+            try client.send(line)
+            let reply = try client.readLine()
+            guard case .failure(_, let error) = try ControlCodec.decodeMessage(reply, result: ControlCodec.Empty.self) else {
+                Issue.record("expected \(expected)")
+                continue
+            }
+            #expect(error.code == expected)
+        }
+        try client.send(Data(#"{"v":1,"id":"5","command":"status"}"#.utf8 + [0x0a]))
+        guard case .reply("5", let status?) = try ControlCodec.decodeMessage(try client.readLine(), result: StatusReport.self) else {
+            Issue.record("the connection must stay usable")
+            return
+        }
+        #expect(status.state == "active", "the conversation was not disturbed")
+        let pongsBefore = await simulator.received("pong").count
+        try await waitFor("the conversation to go on") { await simulator.received("pong").count > pongsBefore + 2 }
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test(arguments: ["succeeds", "fails", "hangs", "is missing"])
+    func clientTools(outcome: String) async throws {
+        let simulator = try await SimulatorProcess {
+            $0.scenario = .toolCall
+            $0.toolName = outcome == "is missing" ? "no_such_tool" : "lookup"
+        }
+        let daemon = try await DaemonProcess(simulator: simulator, arguments: ["--tool-timeout-ms", "500"])
+        switch outcome {
+        case "succeeds": try daemon.addTool("lookup", script: "#!/bin/sh\nread -r input\necho \"found $input in ${HOME:-no home}\"\n")
+        case "fails": try daemon.addTool("lookup", script: "#!/bin/sh\necho 'database offline' >&2\nexit 3\n")
+        case "hangs": try daemon.addTool("lookup", script: "#!/bin/sh\nexec sleep 60\n")
+        default: break
+        }
+        #expect(try await daemon.ctl("start").status == 0)
+        try await waitFor("the tool's answer") { await !simulator.received("client_tool_result").isEmpty }
+        guard case .object(let result) = try #require(await simulator.received("client_tool_result").first?.message) else { return }
+        switch outcome {
+        case "succeeds":
+            #expect(result["is_error"] == .bool(false))
+            #expect(result["result"] == .string(#"found {"city":"Paris"} in no home"#), "parameters on stdin, a clean environment")
+        case "fails":
+            #expect(result["is_error"] == .bool(true))
+            #expect(result["result"] == .string("client tool 'lookup' failed: exit status 3: database offline"))
+        case "hangs":
+            #expect(result["is_error"] == .bool(true))
+            #expect(result["result"] == .string("client tool 'lookup' did not answer within 0.5 seconds"))
+        default:
+            #expect(result["is_error"] == .bool(true))
+            #expect(result["result"] == .string("no client tool named 'no_such_tool' is configured"))
+        }
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func aMissingAudioDeviceRefusesTheStartClearly() async throws {
+        let simulator = try await SimulatorProcess()
+        let daemon = try await DaemonProcess(simulator: simulator, arguments: ["--playback-device", "voiceagent_no_such_device"])
+        let start = try await daemon.ctl("start")
+        #expect(start.status == 1)
+        #expect(start.errors.contains("audio device 'voiceagent_no_such_device' does not exist"))
+        #expect(try await daemon.status().state == "idle")
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func clientExitStatusesSayWhatWentWrong() async throws {
+        let missing = try await runProgram(Binaries.path("voiceagentctl"), ["status", "--socket", "/tmp/voiceagent-no-such.sock"])
+        #expect(missing.status == 69)
+        #expect(missing.errors.contains("voiceagentd is not running"))
+        let usage = try await runProgram(Binaries.path("voiceagentctl"), ["start", "--var", "novalue"])
+        #expect(usage.status == 64)
+        let simulator = try await SimulatorProcess()
+        let daemon = try await DaemonProcess(simulator: simulator)
+        let refused = try await daemon.ctl("stop")
+        #expect(refused.status == 1 && refused.errors.contains("no conversation is running"))
+        chmod(daemon.directory, 0o755)
+        let denied = try await runProgram(
+            "/usr/sbin/runuser", ["-u", "nobody", "--", Binaries.path("voiceagentctl"), "status", "--socket", daemon.socketPath])
+        #expect(denied.status == 77, "\(denied.errors)")
+        #expect(denied.errors.contains("permission denied"))
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func invalidConfigurationStopsTheDaemonWithTheKeyNamed() async throws {
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("empty-\(UUID().uuidString).conf").path
+        try Data().write(to: URL(fileURLWithPath: empty))
+        let result = try await runProgram(Binaries.path("voiceagentd"), ["--period-ms", "0", "--config", empty])
+        #expect(result.status == 78)
+        #expect(result.errors.contains("--period-ms"))
+    }
+}

@@ -1,0 +1,108 @@
+import ControlProtocol
+import Foundation
+import Glibc
+import Synchronization
+
+func unixAddress(_ path: String) -> sockaddr_un {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        raw.copyBytes(from: path.utf8)
+        raw[path.utf8.count] = 0
+    }
+    return address
+}
+
+struct SocketError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ operation: String) {
+        description = "\(operation): \(String(cString: strerror(errno)))"
+    }
+}
+
+/// A NOTIFY_SOCKET for the daemon: collects every sd_notify datagram.
+final class NotifySocket: Sendable {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString).sock").path
+    private let received = MessageStore()
+    private let descriptor: Int32
+
+    init() throws {
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = unixAddress(path)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw SocketError("bind \(path)") }
+        let socket = descriptor
+        Thread { [received] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+                guard count > 0 else { return }
+                received.append(String(decoding: buffer[..<count], as: UTF8.self))
+            }
+        }.start()
+    }
+
+    deinit {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+        close(descriptor)
+        unlink(path)
+    }
+
+    var messages: [String] { received.all }
+}
+
+final class MessageStore: Sendable {
+    private let messages = Mutex<[String]>([])
+
+    func append(_ message: String) {
+        messages.withLock { $0.append(message) }
+    }
+
+    var all: [String] { messages.withLock { $0 } }
+}
+
+/// A client that writes whatever bytes a test wants on the control socket.
+final class RawControlClient {
+    private let descriptor: Int32
+    private var framer = LineFramer(maxLength: ControlProtocol.maxReplyBytes)
+    private var lines: [[UInt8]] = []
+
+    init(path: String) throws {
+        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = unixAddress(path)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else { throw SocketError("connect \(path)") }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    func send(_ bytes: Data) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            guard written > 0 else { throw SocketError("write") }
+            offset += written
+        }
+    }
+
+    func readLine() throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while lines.isEmpty {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else { throw SocketError("read") }
+            for case .line(let line) in framer.push(buffer[..<count]) {
+                lines.append(line)
+            }
+        }
+        return lines.removeFirst()
+    }
+}
