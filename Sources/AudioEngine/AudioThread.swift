@@ -2,20 +2,25 @@ import Foundation
 import Synchronization
 
 /// A dedicated thread for blocking ALSA calls, which must never run on the
-/// NIO event loops or the cooperative pool. `start` returns once the body
-/// says whether its device opened; `join` waits for the body to return.
+/// NIO event loops or the cooperative pool. `start` opens the device on the
+/// thread, returns once it is open (or throws why not), and leaves the
+/// thread running `body` with it; `join` waits for `body` to return.
 final class AudioThread: Sendable {
     private let opened = Mutex<CheckedContinuation<Void, any Error>?>(nil)
     private let exit = Mutex<(done: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
-    /// Runs `body` on a new thread. The body calls `reportOpened` once.
-    func start(name: String, _ body: @escaping @Sendable (_ reportOpened: @escaping @Sendable ((any Error)?) -> Void) -> Void) async throws {
+    func start(
+        name: String, open: @escaping @Sendable () throws -> PCMDevice, body: @escaping @Sendable (PCMDevice) -> Void
+    ) async throws {
         try await withCheckedThrowingContinuation { continuation in
             opened.withLock { $0 = continuation }
             let thread = Thread { [self] in
-                body { error in
-                    guard let continuation = self.opened.withLock({ $0.take() }) else { return }
-                    if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+                do {
+                    let device = try open()
+                    opened.withLock { $0.take() }?.resume()
+                    body(device)
+                } catch {
+                    opened.withLock { $0.take() }?.resume(throwing: error)
                 }
                 let waiter = exit.withLock { state -> CheckedContinuation<Void, Never>? in
                     state.done = true

@@ -31,9 +31,7 @@ final class CaptureStream: Sendable {
     }
 
     func start() async throws {
-        try await thread.start(name: "voiceagent-capture") { reportOpened in
-            self.run(reportOpened: reportOpened)
-        }
+        try await thread.start(name: "voiceagent-capture", open: open) { self.run(on: $0) }
     }
 
     func stop() async {
@@ -54,15 +52,8 @@ final class CaptureStream: Sendable {
             bufferPeriods: configuration.bufferPeriods)
     }
 
-    private func run(reportOpened: @Sendable ((any Error)?) -> Void) {
-        var pcm: PCMDevice
-        do {
-            pcm = try open()
-            reportOpened(nil)
-        } catch {
-            reportOpened(error)
-            return
-        }
+    private func run(on opened: PCMDevice) {
+        var pcm = opened
         var chunk = [Int16](repeating: 0, count: configuration.frames(milliseconds: configuration.chunkMilliseconds, sampleRate: format.sampleRate))
         while isRunning {
             let result = chunk.withUnsafeMutableBufferPointer { pcm.read(into: $0) }

@@ -29,9 +29,7 @@ final class PlaybackStream: Sendable {
     }
 
     func start() async throws {
-        try await thread.start(name: "voiceagent-playback") { reportOpened in
-            self.run(reportOpened: reportOpened)
-        }
+        try await thread.start(name: "voiceagent-playback", open: open) { self.run(on: $0) }
     }
 
     func stop() async {
@@ -49,15 +47,8 @@ final class PlaybackStream: Sendable {
             bufferPeriods: configuration.bufferPeriods)
     }
 
-    private func run(reportOpened: @Sendable ((any Error)?) -> Void) {
-        var pcm: PCMDevice
-        do {
-            pcm = try open()
-            reportOpened(nil)
-        } catch {
-            reportOpened(error)
-            return
-        }
+    private func run(on opened: PCMDevice) {
+        var pcm = opened
         var period = [Int16](repeating: 0, count: pcm.periodFrames)
         let periodSeconds = Double(pcm.periodFrames) / Double(sampleRate)
         var generation: UInt64 = 0

@@ -35,6 +35,12 @@ struct JournalEventJournal: EventJournal {
     let journal = SystemdJournal()
 
     func record(_ event: ControlEvent) {
+        journal.send(Self.fields(for: event))
+    }
+
+    /// MESSAGE, PRIORITY and SYSLOG_IDENTIFIER, then VOICEAGENT_EVENT,
+    /// _SEQ, _CONVERSATION_ID, _TEXT and one VOICEAGENT_* per event field.
+    static func fields(for event: ControlEvent) -> [(String, String)] {
         var fields: [(String, String)] = [
             ("MESSAGE", EventText.line(for: event)),
             ("PRIORITY", event.type == "ended" && event.fields["error"] == "true" ? "4" : "6"),
@@ -47,7 +53,7 @@ struct JournalEventJournal: EventJournal {
         for (key, value) in event.fields.sorted(by: { $0.key < $1.key }) {
             fields.append(("VOICEAGENT_" + key.uppercased(), value))
         }
-        journal.send(fields)
+        return fields
     }
 }
 

@@ -50,3 +50,31 @@ struct EventLogTests {
         #expect(first?.seq == UInt64(EventLog.followerBuffer * 2 + 1), "the newest \(EventLog.followerBuffer) wait; the gap shows what was lost")
     }
 }
+
+@Suite("Journal entries")
+struct JournalFieldTests {
+    @Test func eventsCarryStructuredFields() {
+        let event = ControlEvent(
+            seq: 42, time: "2026-11-25T10:00:00.000Z", type: "client_tool_result", conversationID: "conv_1", text: "get_weather",
+            fields: ["tool_call_id": "call_3", "is_error": "false"])
+        let fields = Dictionary(JournalEventJournal.fields(for: event), uniquingKeysWith: { first, _ in first })
+        #expect(fields["SYSLOG_IDENTIFIER"] == "voiceagentd")
+        #expect(fields["PRIORITY"] == "6")
+        #expect(fields["VOICEAGENT_EVENT"] == "client_tool_result")
+        #expect(fields["VOICEAGENT_SEQ"] == "42")
+        #expect(fields["VOICEAGENT_CONVERSATION_ID"] == "conv_1")
+        #expect(fields["VOICEAGENT_TEXT"] == "get_weather")
+        #expect(fields["VOICEAGENT_TOOL_CALL_ID"] == "call_3")
+        #expect(fields["MESSAGE"] == "client_tool_result: get_weather: is_error=false tool_call_id=call_3")
+    }
+
+    @Test func aFailedConversationIsAWarning() {
+        let ended = ControlEvent(seq: 1, time: "t", type: "ended", conversationID: "c", text: "lost", fields: ["error": "true", "reason": "network_error"])
+        #expect(JournalEventJournal.fields(for: ended).first { $0.0 == "PRIORITY" }?.1 == "4")
+    }
+
+    @Test func speechReadsAsATranscript() {
+        let said = ControlEvent(seq: 2, time: "t", type: "user_transcript", conversationID: "c", text: "hello")
+        #expect(JournalEventJournal.fields(for: said).first { $0.0 == "MESSAGE" }?.1 == "user: hello")
+    }
+}
