@@ -117,6 +117,14 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "voiceagent-audio-benchmark",
+            dependencies: [
+                "AudioEngine", "AgentSession",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ControlProtocolTests",
             dependencies: ["ControlProtocol"],

@@ -11,6 +11,8 @@ public struct AudioStatistics: Sendable, Equatable, Codable {
     public var inputLevelDBFS: Double?
     public var outputLevelDBFS: Double?
     public var muted = false
+    /// From the last interrupt to the device's buffer being dropped.
+    public var lastInterruptToSilenceMs: Double?
 
     public init() {}
 
@@ -23,6 +25,7 @@ public struct AudioStatistics: Sendable, Equatable, Codable {
         case inputLevelDBFS = "input_level_dbfs"
         case outputLevelDBFS = "output_level_dbfs"
         case muted
+        case lastInterruptToSilenceMs = "last_interrupt_to_silence_ms"
     }
 }
 

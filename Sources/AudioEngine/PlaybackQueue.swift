@@ -11,6 +11,7 @@ final class PlaybackQueue: @unchecked Sendable {
     private var head = 0
     private var count = 0
     private var generation: UInt64 = 0
+    private var clearedAt = ContinuousClock.now
     private var closed = false
     private(set) var overflowedSamples = 0
 
@@ -40,6 +41,7 @@ final class PlaybackQueue: @unchecked Sendable {
         condition.lock()
         count = 0
         generation &+= 1
+        clearedAt = .now
         condition.signal()
         condition.unlock()
     }
@@ -56,6 +58,8 @@ final class PlaybackQueue: @unchecked Sendable {
         /// Changes with every `clear`: the consumer drops the device's audio
         /// when it sees a new one.
         var generation: UInt64
+        /// When the latest `clear` happened.
+        var clearedAt: ContinuousClock.Instant
         var closed: Bool
     }
 
@@ -73,7 +77,7 @@ final class PlaybackQueue: @unchecked Sendable {
         }
         head = (head + taken) % ring.count
         count -= taken
-        return Take(samples: taken, generation: generation, closed: closed)
+        return Take(samples: taken, generation: generation, clearedAt: clearedAt, closed: closed)
     }
 
     var queuedSamples: Int {

@@ -66,6 +66,8 @@ final class PlaybackStream: Sendable {
                 if (try? pcm.dropAndPrepare()) == nil, let reopened = reopen(after: pcm) {
                     pcm = reopened
                 }
+                let silencedAfter = ContinuousClock.now - take.clearedAt
+                statistics.update { $0.lastInterruptToSilenceMs = Double(silencedAfter.components.attoseconds) / 1e15 + Double(silencedAfter.components.seconds) * 1000 }
                 starved = true
             }
             guard take.samples > 0 else {
