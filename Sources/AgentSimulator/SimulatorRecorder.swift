@@ -61,14 +61,6 @@ public actor SimulatorRecorder {
         guard let conversationID else { return records }
         return records.filter { $0.conversationID == conversationID }
     }
-
-    public func conversationIDs() -> [String] {
-        var seen: [String] = []
-        for record in records where !seen.contains(record.conversationID) {
-            seen.append(record.conversationID)
-        }
-        return seen
-    }
 }
 
 public enum SimulatorError: Error, CustomStringConvertible {

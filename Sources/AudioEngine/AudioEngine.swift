@@ -74,7 +74,4 @@ public final class AudioEngine: AgentAudioSink {
     public var isMuted: Bool { muted.load(ordering: .relaxed) }
 
     public var currentStatistics: AudioStatistics { statistics.snapshot }
-
-    /// Agent speech queued but not yet handed to the device, in frames.
-    public var queuedFrames: Int { streams.withLock { $0.playback?.queue.queuedSamples } ?? 0 }
 }

@@ -33,5 +33,4 @@ public struct AudioStatistics: Sendable, Equatable, Codable {
 public enum AudioEngineEvent: Sendable, Equatable {
     case deviceLost(device: String, reason: String)
     case deviceRestored(device: String)
-    case deviceFailed(device: String, reason: String)
 }

@@ -245,8 +245,6 @@ extension EventLog {
             append(type: "audio_device_lost", conversationID: nil, text: reason, fields: ["device": device])
         case .deviceRestored(let device):
             append(type: "audio_device_restored", conversationID: nil, text: nil, fields: ["device": device])
-        case .deviceFailed(let device, let reason):
-            append(type: "audio_device_failed", conversationID: nil, text: reason, fields: ["device": device])
         }
     }
 }

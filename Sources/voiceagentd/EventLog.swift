@@ -59,8 +59,6 @@ actor EventLog {
         followers[id] = nil
     }
 
-    var followerCount: Int { followers.count }
-
     private static func timestamp() -> String {
         Date().formatted(.iso8601.year().month().day().timeZone(separator: .omitted).time(includingFractionalSeconds: true).timeSeparator(.colon))
     }

@@ -11,10 +11,6 @@ struct SystemdNotifier: Sendable {
         notify("STATUS=\(text)")
     }
 
-    func reloading() {
-        notify("RELOADING=1\nSTATUS=reloading configuration")
-    }
-
     func stopping() {
         notify("STOPPING=1\nSTATUS=stopping")
     }

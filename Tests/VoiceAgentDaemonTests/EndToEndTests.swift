@@ -198,6 +198,45 @@ struct EndToEndTests {
         #expect(try await daemon.terminate() == 0)
     }
 
+    @Test func aStalledFollowerIsToldWhatItMissedAndSlowsNothing() async throws {
+        let simulator = try await SimulatorProcess { $0.pingInterval = .milliseconds(2) }
+        let daemon = try await DaemonProcess(simulator: simulator)
+        let stalled = try RawControlClient(path: daemon.socketPath)
+        try stalled.send(ControlCodec.encode(ControlRequest(id: "slow", command: .events(EventsOptions(follow: true)))))
+        let follower = try EventFollower(socket: daemon.socketPath)
+        #expect(try await daemon.ctl("start").status == 0)
+        try await waitFor("thousands of events", timeout: .seconds(60)) { follower.events.count >= 4000 }
+        let seen = follower.events
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $1.seq == $0.seq + 1 }, "a reading follower misses nothing")
+        var sawOverflow = false
+        for _ in 0..<5000 where !sawOverflow {
+            if case .overflow(let dropped) = try ControlCodec.decodeMessage(try stalled.readLine(), result: ControlCodec.Empty.self) {
+                sawOverflow = dropped > 0
+            }
+        }
+        #expect(sawOverflow, "the stalled follower is told it fell behind")
+        #expect(try await daemon.status().state == "active")
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func sighupRereadsTheConfigurationForTheNextConversation() async throws {
+        let simulator = try await SimulatorProcess()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("voiceagentd-\(UUID().uuidString).conf").path
+        try "FIRST_MESSAGE=Good morning\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let daemon = try await DaemonProcess(simulator: simulator, arguments: ["--config", file])
+        let follower = try EventFollower(socket: daemon.socketPath)
+        #expect(try await daemon.ctl("start").status == 0)
+        _ = try await follower.waitFor("the first greeting") { $0.type == "agent_response" && $0.text == "Good morning" }
+        #expect(try await daemon.ctl("stop").status == 0)
+
+        try "FIRST_MESSAGE=Good evening\n".write(toFile: file, atomically: true, encoding: .utf8)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        try await waitFor("the reload") { daemon.log.contains("configuration reloaded") }
+        #expect(try await daemon.ctl("start").status == 0)
+        _ = try await follower.waitFor("the second greeting") { $0.type == "agent_response" && $0.text == "Good evening" }
+        #expect(try await daemon.terminate() == 0)
+    }
+
     @Test func invalidConfigurationStopsTheDaemonWithTheKeyNamed() async throws {
         let empty = FileManager.default.temporaryDirectory.appendingPathComponent("empty-\(UUID().uuidString).conf").path
         try Data().write(to: URL(fileURLWithPath: empty))
