@@ -69,11 +69,12 @@ struct EndToEndTests {
         #expect(try await daemon.terminate() == 0)
     }
 
-    @Test func sigtermEndsTheConversationCleanlyAndTellsSystemd() async throws {
-        let notifications = try NotifySocket()
+    @Test func systemdIsToldReadyStatusWatchdogAndStopping() async throws {
+        let notifications = try DatagramCollector()
         let simulator = try await SimulatorProcess()
-        let daemon = try await DaemonProcess(simulator: simulator, environment: ["NOTIFY_SOCKET": notifications.path])
+        let daemon = try await DaemonProcess(simulator: simulator, environment: ["NOTIFY_SOCKET": notifications.path, "WATCHDOG_USEC": "200000"])
         try await waitFor("READY=1") { notifications.messages.contains { $0.contains("READY=1") } }
+        try await waitFor("watchdog pings") { notifications.messages.filter { $0 == "WATCHDOG=1" }.count >= 2 }
         #expect(notifications.messages.first { $0.contains("READY=1") }?.contains("STATUS=idle") == true)
         let started = try await daemon.ctl("start")
         #expect(started.status == 0)
@@ -217,6 +218,35 @@ struct EndToEndTests {
         #expect(sawOverflow, "the stalled follower is told it fell behind")
         #expect(try await daemon.status().state == "active")
         #expect(try await daemon.terminate() == 0)
+    }
+
+    /// The daemon runs in a mount namespace where journald's socket is ours,
+    /// so what sd_journal_sendv sends is read here exactly as journald would.
+    @Test func eventsAndLogsReachTheJournalWithStructuredFields() async throws {
+        let journal = try DatagramCollector()
+        let simulator = try await SimulatorProcess()
+        let hijack = """
+            mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal && touch /run/systemd/journal/socket \
+            && mount --bind "\(journal.path)" /run/systemd/journal/socket && exec "$0" "$@"
+            """
+        let daemon = try await DaemonProcess(
+            simulator: simulator, environment: ["JOURNAL_STREAM": "8:12345"], launcher: ["/usr/bin/unshare", "--mount", "/bin/sh", "-c", hijack])
+        let started = try await daemon.ctl("start")
+        #expect(started.status == 0)
+        let conversationID = String(started.output.split(separator: " ")[2])
+        let entries = { journal.messages.map(JournalEntry.init) }
+        try await waitFor("the greeting in the journal") { entries().contains { $0["VOICEAGENT_EVENT"] == "agent_response" } }
+        let greeting = try #require(entries().first { $0["VOICEAGENT_EVENT"] == "agent_response" })
+        #expect(greeting["SYSLOG_IDENTIFIER"] == "voiceagentd")
+        #expect(greeting["PRIORITY"] == "6")
+        #expect(greeting["VOICEAGENT_CONVERSATION_ID"] == conversationID)
+        #expect(greeting["VOICEAGENT_TEXT"] == simulator.simulator.configuration.firstMessage)
+        #expect(greeting["MESSAGE"] == "agent: " + simulator.simulator.configuration.firstMessage)
+        #expect(Int(greeting["VOICEAGENT_SEQ"] ?? "") != nil)
+        let command = try #require(entries().first { $0["MESSAGE"] == "control command start" })
+        #expect(command["PRIORITY"] == "6" && command["VOICEAGENT_PEER"]?.hasPrefix("uid=0 pid=") == true)
+        #expect(try await daemon.terminate() == 0)
+        #expect(entries().contains { $0["VOICEAGENT_EVENT"] == "ended" && $0["VOICEAGENT_REASON"] == "stopped" })
     }
 
     @Test func sighupRereadsTheConfigurationForTheNextConversation() async throws {

@@ -191,9 +191,9 @@ final class DaemonProcess: Sendable {
             process.executableURL = URL(fileURLWithPath: launcher[0])
             process.arguments = Array(launcher.dropFirst()) + [Binaries.path("voiceagentd")] + daemonArguments
         }
-        var processEnvironment = ProcessInfo.processInfo.environment.merging(audio) { $1 }.merging(environment) { $1 }
-        processEnvironment["JOURNAL_STREAM"] = nil
-        process.environment = processEnvironment
+        var inherited = ProcessInfo.processInfo.environment
+        inherited["JOURNAL_STREAM"] = nil
+        process.environment = inherited.merging(audio) { $1 }.merging(environment) { $1 }
         guard FileManager.default.createFile(atPath: directory + "/voiceagentd.log", contents: nil) else {
             throw TimedOut(what: "a log file in \(directory)")
         }

@@ -21,9 +21,10 @@ struct SocketError: Error, CustomStringConvertible {
     }
 }
 
-/// A NOTIFY_SOCKET for the daemon: collects every sd_notify datagram.
-final class NotifySocket: Sendable {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString).sock").path
+/// A datagram socket that keeps what arrives: a NOTIFY_SOCKET for
+/// sd_notify, or a stand-in for journald's socket for sd_journal_sendv.
+final class DatagramCollector: Sendable {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("datagrams-\(UUID().uuidString).sock").path
     private let received = MessageStore()
     private let descriptor: Int32
 
@@ -36,7 +37,7 @@ final class NotifySocket: Sendable {
         guard bound == 0 else { throw SocketError("bind \(path)") }
         let socket = descriptor
         Thread { [received] in
-            var buffer = [UInt8](repeating: 0, count: 4096)
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
                 let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
                 guard count > 0 else { return }
@@ -105,4 +106,22 @@ final class RawControlClient {
         }
         return lines.removeFirst()
     }
+}
+
+/// One journal entry in journald's native datagram format: `NAME=value`
+/// lines (values with newlines, which these tests do not send, are framed
+/// differently).
+struct JournalEntry {
+    let fields: [String: String]
+
+    init(_ datagram: String) {
+        var fields: [String: String] = [:]
+        for line in datagram.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            fields[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        self.fields = fields
+    }
+
+    subscript(name: String) -> String? { fields[name] }
 }
