@@ -148,10 +148,10 @@ struct Watchdog: Service {
             try? await gracefulShutdown()
             return
         }
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 if await supervisor.heartbeat() { notifier.watchdog() }
-                try await Task.sleep(for: interval / 2)
+                try? await Task.sleep(for: interval / 2)
             }
         }
     }
