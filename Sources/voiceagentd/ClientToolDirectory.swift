@@ -2,8 +2,10 @@ import AgentSession
 import Foundation
 import Synchronization
 
-/// Client tools as executables: `<directory>/<tool name>` runs with the
-/// call's parameters as JSON on stdin, without a shell, in a clean
+/// Client tools from a directory. A tool named `get_weather` is either
+/// `<directory>/get_weather.tool`, a definition with the command line and
+/// its own timeout, or an executable `<directory>/get_weather`. It runs with
+/// the call's parameters as JSON on stdin, without a shell, in a clean
 /// environment; its stdout is the result. A non-zero exit, a timeout or a
 /// missing tool throws, which the session answers with `is_error: true`.
 struct ClientToolDirectory: ClientToolRunner {
@@ -13,16 +15,39 @@ struct ClientToolDirectory: ClientToolRunner {
     let directory: String
 
     func run(tool name: String, parameters: [String: JSONValue]) async throws -> String {
+        let definition = try definition(of: name)
+        let input = Data(try JSONWire.encode(parameters).utf8)
+        let execution = ToolProcess(command: definition.command, input: input)
+        let timer = definition.timeout.map { timeout in
+            Task {
+                try await Task.sleep(for: timeout)
+                execution.expire()
+            }
+        }
+        defer { timer?.cancel() }
+        do {
+            return try await withTaskCancellationHandler {
+                try await execution.run(name: name)
+            } onCancel: {
+                execution.terminate()
+            }
+        } catch where execution.expired {
+            throw ClientToolError.timedOut(tool: name, after: definition.timeout ?? .zero)
+        }
+    }
+
+    func definition(of name: String) throws -> ToolDefinition {
         guard Self.isSafeName(name) else { throw ClientToolError.unknownTool(name) }
         let path = directory + "/" + name
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw ClientToolError.unknownTool(name) }
-        let input = Data(try JSONWire.encode(parameters).utf8)
-        let execution = ToolProcess(path: path, input: input)
-        return try await withTaskCancellationHandler {
-            try await execution.run(name: name)
-        } onCancel: {
-            execution.terminate()
+        if let text = try? String(contentsOfFile: path + ".tool", encoding: .utf8) {
+            do {
+                return try ToolDefinition(parsing: text)
+            } catch {
+                throw ClientToolError.failed(tool: name, detail: "\(path).tool: \(error)")
+            }
         }
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw ClientToolError.unknownTool(name) }
+        return ToolDefinition(command: [path], timeout: nil)
     }
 
     /// A name that cannot climb out of the directory or hide.
@@ -31,20 +56,67 @@ struct ClientToolDirectory: ClientToolRunner {
     }
 }
 
+/// A `.tool` file: `exec=` the absolute path and its arguments (split at
+/// spaces, no shell, no quoting) and, optionally, `timeout_ms=`. Lines
+/// starting with `#` are comments.
+struct ToolDefinition: Equatable {
+    var command: [String]
+    var timeout: Duration?
+
+    init(command: [String], timeout: Duration?) {
+        self.command = command
+        self.timeout = timeout
+    }
+
+    init(parsing text: String) throws(ToolDefinitionError) {
+        var command: [String]?
+        var timeout: Duration?
+        for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) where !line.isEmpty && !line.hasPrefix("#") {
+            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            switch (parts.first, parts.count) {
+            case ("exec", 2):
+                command = parts[1].split(separator: " ").map(String.init)
+            case ("timeout_ms", 2):
+                guard let milliseconds = Int(parts[1]), milliseconds > 0 else { throw .invalid("timeout_ms must be a positive whole number") }
+                timeout = .milliseconds(milliseconds)
+            default:
+                throw .invalid("'\(line)' is not exec=… or timeout_ms=…")
+            }
+        }
+        guard let command, let executable = command.first, executable.hasPrefix("/") else {
+            throw .invalid("exec= must give the absolute path of the program")
+        }
+        self.command = command
+        self.timeout = timeout
+    }
+}
+
+enum ToolDefinitionError: Error, CustomStringConvertible {
+    case invalid(String)
+
+    var description: String {
+        switch self {
+        case .invalid(let reason): reason
+        }
+    }
+}
+
 /// One run of a tool executable, killable from another task.
 final class ToolProcess: Sendable {
     private let process = Mutex<Process?>(nil)
-    let path: String
+    private let expiredFlag = Atomic(false)
+    let command: [String]
     let input: Data
 
-    init(path: String, input: Data) {
-        self.path = path
+    init(command: [String], input: Data) {
+        self.command = command
         self.input = input
     }
 
     func run(name: String) async throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.environment = ClientToolDirectory.environment
         process.currentDirectoryURL = URL(fileURLWithPath: "/")
         let stdin = Pipe()
@@ -70,6 +142,14 @@ final class ToolProcess: Sendable {
         }
         return result.trimmingCharacters(in: .newlines)
     }
+
+    /// Kills the tool because its own timeout passed.
+    func expire() {
+        expiredFlag.store(true, ordering: .relaxed)
+        terminate()
+    }
+
+    var expired: Bool { expiredFlag.load(ordering: .relaxed) }
 
     /// A tool past its time gets no second chance to ignore a SIGTERM.
     func terminate() {

@@ -25,8 +25,9 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
             (/etc/voiceagentd/voiceagentd.conf, KEY=value lines such as AGENT_ID=agent_123);
             the defaults shown. The API key comes from the systemd credential
             elevenlabs-api-key ($CREDENTIALS_DIRECTORY) or ELEVENLABS_API_KEY, and is never
-            logged or shown. Client tools are executables in the tools directory, one per
-            tool name, reading the call's parameters as JSON on stdin.
+            logged or shown. Client tools live in the tools directory: NAME.tool (exec=/path
+            args…, timeout_ms=…) or an executable NAME; each reads the call's parameters as
+            JSON on stdin and answers with its stdout.
 
             Signals: SIGTERM and SIGINT end a conversation cleanly and exit; SIGHUP re-reads
             the configuration for the next conversation.
