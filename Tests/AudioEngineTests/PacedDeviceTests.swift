@@ -145,6 +145,24 @@ struct PacedDeviceTests {
         #expect(heard == Array(tone.suffix(heard.count)))
     }
 
+    @Test func aLostDeviceIsReportedAndReopenedWhenItReturns() async throws {
+        let events = EventCollector()
+        let chunks = ChunkCollector()
+        let engine = AudioEngine(
+            configuration: AudioDeviceConfiguration(captureDevice: "voiceagent_mic", playbackDevice: "voiceagent_speaker"),
+            onEvent: events.append)
+        try await engine.start(input: .pcm16000, output: .pcm16000, deliver: chunks.append)
+        try await waitFor("capture") { chunks.all.count >= 5 }
+        PacedDevices.pactl(["exit"])
+        try await waitFor("the loss to be reported") { events.all.contains { if case .deviceLost = $0 { true } else { false } } }
+        try PacedDevices.ready()
+        try await waitFor("the device to come back") { events.all.contains { if case .deviceRestored = $0 { true } else { false } } }
+        let before = chunks.all.count
+        try await waitFor("capture to go on") { chunks.all.count >= before + 10 }
+        await engine.stop()
+        #expect(engine.currentStatistics.deviceLosses >= 1)
+    }
+
     @Test func anInterruptSilencesABurstWithinOnePeriod() async throws {
         let recording = try SpeakerRecording()
         try await waitFor("the recorder to run") { recording.recorded.count >= 1600 }
@@ -164,4 +182,14 @@ struct PacedDeviceTests {
         #expect(heard <= heardBound + period, "heard \(heard) samples; only \(heardBound) had reached the device before the interrupt")
         #expect(heard < 40_000, "most of the reply was never played")
     }
+}
+
+final class EventCollector: Sendable {
+    private let events = Mutex<[AudioEngineEvent]>([])
+
+    func append(_ event: AudioEngineEvent) {
+        events.withLock { $0.append(event) }
+    }
+
+    var all: [AudioEngineEvent] { events.withLock { $0 } }
 }
