@@ -9,7 +9,11 @@ final class ControlClient {
     private var framer = LineFramer(maxLength: ControlProtocol.maxReplyBytes)
     private var pending: [[UInt8]] = []
 
-    init(path: String) throws(ClientFailure) {
+    /// The longest a command waits for its answer.
+    private let answerTimeoutSeconds: Int
+
+    init(path: String, answerTimeoutSeconds: Int) throws(ClientFailure) {
+        self.answerTimeoutSeconds = answerTimeoutSeconds
         descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw .io("cannot create a socket: \(String(cString: strerror(errno)))") }
         var address = sockaddr_un()
@@ -62,6 +66,9 @@ final class ControlClient {
             if count == 0 { return nil }
             guard count > 0 else {
                 if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    throw .io("the daemon did not answer within \(answerTimeoutSeconds) s; is it hung? (journalctl -u voiceagentd)")
+                }
                 throw .io("reading from the daemon failed: \(String(cString: strerror(errno)))")
             }
             for frame in framer.push(buffer[..<count]) {
@@ -74,6 +81,8 @@ final class ControlClient {
 
     /// Sends a request and returns its result, or throws the daemon's refusal.
     func call<Result: Decodable & Sendable>(_ command: ControlCommand, expecting: Result.Type) throws(ClientFailure) -> Result? {
+        var timeout = timeval(tv_sec: answerTimeoutSeconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let id = String(getpid())
         try send(ControlRequest(id: id, command: command))
         while let line = try nextLine() {

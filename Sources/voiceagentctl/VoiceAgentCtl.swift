@@ -23,8 +23,15 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "The daemon's control socket.")
     var socket = ProcessInfo.processInfo.environment["VOICEAGENTD_CONTROL_SOCKET"] ?? ControlProtocol.defaultSocketPath
 
+    @Option(help: "Seconds to wait for the daemon's answer (start waits for the agent, at most the daemon's connect timeout).")
+    var timeout = 60
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
     func connect() throws -> ControlClient {
-        try Failure.exiting { () throws(ClientFailure) in try ControlClient(path: socket) }
+        try Failure.exiting { () throws(ClientFailure) in try ControlClient(path: socket, answerTimeoutSeconds: timeout) }
     }
 
     /// Runs a command that answers only ok.

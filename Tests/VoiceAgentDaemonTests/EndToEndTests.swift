@@ -187,6 +187,11 @@ struct EndToEndTests {
         #expect(missing.errors.contains("voiceagentd is not running"))
         let usage = try await runProgram(Binaries.path("voiceagentctl"), ["start", "--var", "novalue"])
         #expect(usage.status == 64)
+        let silent = FileManager.default.temporaryDirectory.appendingPathComponent("silent-\(UUID().uuidString).sock").path
+        let listener = try SilentListener(path: silent)
+        let hung = try await runProgram(Binaries.path("voiceagentctl"), ["status", "--socket", silent, "--timeout", "1"])
+        #expect(hung.status == 74 && hung.errors.contains("did not answer within 1 s"))
+        _ = listener
         let simulator = try await SimulatorProcess()
         let daemon = try await DaemonProcess(simulator: simulator)
         let refused = try await daemon.ctl("stop")

@@ -125,3 +125,21 @@ struct JournalEntry {
 
     subscript(name: String) -> String? { fields[name] }
 }
+
+/// A socket that accepts connections and never answers: a hung daemon.
+final class SilentListener {
+    private let descriptor: Int32
+
+    init(path: String) throws {
+        descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = unixAddress(path)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(descriptor, 8) == 0 else { throw SocketError("listen on \(path)") }
+    }
+
+    deinit {
+        close(descriptor)
+    }
+}
