@@ -91,8 +91,12 @@ struct EndToEndTests {
         let daemon = try await DaemonProcess(
             simulator: simulator, arguments: ["--control-socket", socket + ".unused"],
             launcher: ["/usr/bin/systemd-socket-activate", "--listen=\(socket)"], waitForSocket: false)
-        try await waitFor("systemd-socket-activate to listen") { FileManager.default.fileExists(atPath: socket) }
-        let client = try RawControlClient(path: socket)
+        var connected: RawControlClient?
+        try await waitFor("systemd-socket-activate to listen") {
+            connected = try? RawControlClient(path: socket)
+            return connected != nil
+        }
+        let client = try #require(connected)
         try client.send(ControlCodec.encode(ControlRequest(id: "1", command: .status)))
         guard case .reply("1", let status?) = try ControlCodec.decodeMessage(try client.readLine(), result: StatusReport.self) else {
             Issue.record("the activated daemon must answer")
