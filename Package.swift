@@ -125,6 +125,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "PacedAudioFixture",
+            path: "Tests/PacedAudioFixture",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ControlProtocolTests",
             dependencies: ["ControlProtocol"],
@@ -132,12 +137,12 @@ let package = Package(
         ),
         .testTarget(
             name: "VoiceAgentDaemonTests",
-            dependencies: ["voiceagentd", "AgentSession", "AgentSimulator", "AudioEngine", "ControlProtocol"],
+            dependencies: ["voiceagentd", "AgentSession", "AgentSimulator", "AudioEngine", "ControlProtocol", "PacedAudioFixture"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "AudioEngineTests",
-            dependencies: ["AudioEngine", "AgentSession"],
+            dependencies: ["AudioEngine", "AgentSession", "PacedAudioFixture"],
             swiftSettings: strictSettings
         ),
         .testTarget(

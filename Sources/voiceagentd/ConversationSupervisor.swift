@@ -98,7 +98,7 @@ actor ConversationSupervisor {
     func status() async -> StatusReport {
         let snapshot = await current?.session.snapshot
         let audio = engine.currentStatistics
-        let latency = snapshot?.latency ?? LatencySummary(samples: 0, lastMs: nil, meanMs: nil, p50Ms: nil, p95Ms: nil)
+        let latency = snapshot?.latency ?? LatencyStatistics()
         let counters = snapshot?.counters ?? SessionCounters()
         return StatusReport(
             state: current == nil ? "idle" : snapshot?.phase ?? "connecting",
@@ -106,7 +106,7 @@ actor ConversationSupervisor {
             agentID: current?.agentID,
             uptimeSeconds: Self.seconds(ContinuousClock.now - startedAt),
             conversationSeconds: current.map { Self.seconds(ContinuousClock.now - $0.startedAt) },
-            latency: StatusReport.Latency(samples: latency.samples, lastMs: latency.lastMs, meanMs: latency.meanMs, p50Ms: latency.p50Ms, p95Ms: latency.p95Ms),
+            latency: StatusReport.Latency(samples: latency.count, lastMs: latency.lastMs, meanMs: latency.meanMs, p50Ms: latency.p50Ms, p95Ms: latency.p95Ms),
             audio: StatusReport.Audio(
                 captureDevice: configuration.audio.captureDevice, playbackDevice: configuration.audio.playbackDevice,
                 inputFormat: current?.formats?.input.description, outputFormat: current?.formats?.output.description, muted: engine.isMuted,

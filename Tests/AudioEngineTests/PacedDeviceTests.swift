@@ -2,65 +2,9 @@ import AgentSession
 @testable import AudioEngine
 import Foundation
 import Glibc
+import PacedAudioFixture
 import Synchronization
 import Testing
-
-/// A private PulseAudio with null sinks `speaker` and `mic`, as the ALSA
-/// PCMs `voiceagent_speaker` and `voiceagent_mic` (the mic sink's monitor):
-/// devices that run in real time without a sound card. ALSA and libpulse
-/// read these settings from the environment, so this process sets them once.
-enum PacedDevices {
-    static let directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiceagent-audio-pulse-\(getpid())").path
-    static let server = "unix:\(directory)/runtime/native"
-
-    /// Starts PulseAudio (daemonized: it outlives whoever started it and
-    /// exits by itself when idle) unless it already answers.
-    static func ready() throws {
-        if pactl(["info"]) == 0 { return }
-        try FileManager.default.createDirectory(atPath: directory + "/runtime", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: directory + "/home", withIntermediateDirectories: true)
-        try """
-            load-module module-native-protocol-unix auth-anonymous=1 socket=\(directory)/runtime/native
-            load-module module-null-sink sink_name=speaker rate=16000 channels=1
-            load-module module-null-sink sink_name=mic rate=16000 channels=1
-            """.write(toFile: directory + "/default.pa", atomically: true, encoding: .utf8)
-        try """
-            pcm.voiceagent_speaker { type pulse; device speaker }
-            pcm.voiceagent_mic { type pulse; device mic.monitor }
-            """.write(toFile: directory + "/asound.conf", atomically: true, encoding: .utf8)
-        setenv("PULSE_SERVER", server, 1)
-        let pulse = Process()
-        pulse.executableURL = URL(fileURLWithPath: "/usr/bin/pulseaudio")
-        pulse.arguments = ["-n", "-F", directory + "/default.pa", "--daemonize=yes", "--exit-idle-time=20", "--log-target=file:\(directory)/pulse.log"]
-        pulse.environment = ["HOME": directory + "/home", "XDG_RUNTIME_DIR": directory + "/runtime", "PATH": "/usr/bin:/bin"]
-        try pulse.run()
-        pulse.waitUntilExit()
-        for _ in 0..<300 where pactl(["info"]) != 0 {
-            usleep(10_000)
-        }
-    }
-
-    /// The ALSA configuration naming the PulseAudio PCMs, added to the
-    /// file-device one the other suite uses (ALSA reads it once per process).
-    static var alsaDevicesDefined: Bool {
-        _ = ALSAFileDevices.directory
-        let existing = ProcessInfo.processInfo.environment["ALSA_CONFIG_PATH"] ?? ""
-        return existing.contains(directory)
-    }
-
-    @discardableResult
-    static func pactl(_ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/pactl")
-        process.arguments = arguments
-        process.environment = ["PULSE_SERVER": server, "PATH": "/usr/bin:/bin"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-}
 
 /// `parec` on the speaker's monitor: everything the agent's voice played.
 final class SpeakerRecording: Sendable {
@@ -70,7 +14,7 @@ final class SpeakerRecording: Sendable {
     init() throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/parec")
         process.arguments = ["--device=speaker.monitor", "--format=s16le", "--rate=16000", "--channels=1", "--latency-msec=10"]
-        process.environment = ["PULSE_SERVER": PacedDevices.server, "PATH": "/usr/bin:/bin"]
+        process.environment = ["PULSE_SERVER": PacedAudioServer.engineTests.server, "PATH": "/usr/bin:/bin"]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -107,9 +51,12 @@ final class SampleCollector: Sendable {
 
 @Suite("The audio engine on real-time paced devices", .serialized, .timeLimit(.minutes(1)))
 struct PacedDeviceTests {
-    init() throws {
-        try PacedDevices.ready()
-        setenv("ALSA_CONFIG_PATH", "/usr/share/alsa/alsa.conf:\(ALSAFileDevices.directory)/asound.conf:\(PacedDevices.directory)/asound.conf", 1)
+    init() async throws {
+        try await PacedAudioServer.engineTests.ready()
+        // ALSA reads its configuration once per process: this one names the
+        // file devices of the other suite too.
+        setenv("PULSE_SERVER", PacedAudioServer.engineTests.server, 1)
+        setenv("ALSA_CONFIG_PATH", "/usr/share/alsa/alsa.conf:\(ALSAFileDevices.directory)/asound.conf:\(PacedAudioServer.engineTests.alsaConfiguration)", 1)
     }
 
     func pacedEngine() -> AudioEngine {
@@ -153,9 +100,9 @@ struct PacedDeviceTests {
             onEvent: events.append)
         try await engine.start(input: .pcm16000, output: .pcm16000, deliver: chunks.append)
         try await waitFor("capture") { chunks.all.count >= 5 }
-        PacedDevices.pactl(["exit"])
+        try await PacedAudioServer.engineTests.exit()
         try await waitFor("the loss to be reported") { events.all.contains { if case .deviceLost = $0 { true } else { false } } }
-        try PacedDevices.ready()
+        try await PacedAudioServer.engineTests.ready()
         try await waitFor("the device to come back") { events.all.contains { if case .deviceRestored = $0 { true } else { false } } }
         let before = chunks.all.count
         try await waitFor("capture to go on") { chunks.all.count >= before + 10 }
@@ -192,4 +139,8 @@ final class EventCollector: Sendable {
     }
 
     var all: [AudioEngineEvent] { events.withLock { $0 } }
+}
+
+extension PacedAudioServer {
+    static let engineTests = PacedAudioServer(name: "engine")
 }

@@ -3,6 +3,7 @@ import AgentSimulator
 import ControlProtocol
 import Foundation
 import Glibc
+import PacedAudioFixture
 import Testing
 
 /// voiceagentd, voiceagentctl and the simulator as separate programs, on
@@ -25,7 +26,7 @@ struct EndToEndTests {
         #expect(fields["dynamic_variables"] == .object(["customer": .string("Ada"), "visits": .integer(3)]))
         #expect(fields["user_id"] == .string("u1"))
 
-        _ = try await PacedAudio.shared.play(spokenTurn())
+        _ = try await PacedAudioServer.daemonTests.play(spokenTurn())
         let transcript = try await follower.waitFor("the user's turn") { $0.type == "user_transcript" }
         #expect(transcript.text?.contains("seconds of speech") == true)
         _ = try await follower.waitFor("the reply") { $0.type == "agent_response" && $0.text?.hasPrefix("I heard") == true }

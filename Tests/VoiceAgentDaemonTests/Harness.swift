@@ -3,6 +3,7 @@ import ControlProtocol
 import Foundation
 import Glibc
 import Logging
+import PacedAudioFixture
 import Synchronization
 import Testing
 
@@ -27,99 +28,6 @@ func waitFor(_ what: String, timeout: Duration = .seconds(15), _ condition: () a
     while try await !condition() {
         guard ContinuousClock.now < deadline else { throw TimedOut(what: what) }
         try await Task.sleep(for: .milliseconds(10))
-    }
-}
-
-/// What a finished program printed and how it exited.
-struct ProgramResult: Sendable {
-    var status: Int32
-    var output: String
-    var errors: String
-}
-
-/// Runs a program to its end without blocking a cooperative thread: its
-/// output goes to files, read once it has exited.
-func runProgram(_ path: String, _ arguments: [String], environment: [String: String] = [:], input: Data? = nil) async throws -> ProgramResult {
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent("program-\(UUID().uuidString)").path
-    let outputPath = base + ".out"
-    let errorPath = base + ".err"
-    let inputPath = base + ".in"
-    defer {
-        for file in [outputPath, errorPath, inputPath] { unlink(file) }
-    }
-    for file in [outputPath, errorPath] where !FileManager.default.createFile(atPath: file, contents: nil) {
-        throw TimedOut(what: "a temporary file at \(file)")
-    }
-    try (input ?? Data()).write(to: URL(fileURLWithPath: inputPath))
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
-    process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
-    let (exits, exited) = AsyncStream.makeStream(of: Int32.self)
-    process.terminationHandler = { exited.yield($0.terminationStatus) }
-    try process.run()
-    var iterator = exits.makeAsyncIterator()
-    let status = await iterator.next() ?? -1
-    return ProgramResult(
-        status: status, output: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
-        errors: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
-}
-
-/// A private PulseAudio with null sinks `speaker` and `mic`, as ALSA PCMs
-/// `voiceagent_speaker` and `voiceagent_mic` (the mic sink's monitor): real
-/// time paced devices without a sound card. One per test process; it exits
-/// by itself when idle, and is started again when needed.
-actor PacedAudio {
-    static let shared = PacedAudio()
-
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiceagent-pulse-\(getpid())").path
-    var environment: [String: String] {
-        ["PULSE_SERVER": "unix:\(directory)/runtime/native", "ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:\(directory)/asound.conf"]
-    }
-
-    func ready() async throws -> [String: String] {
-        if try await isRunning() { return environment }
-        try FileManager.default.createDirectory(atPath: directory + "/runtime", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: directory + "/home", withIntermediateDirectories: true)
-        try """
-            load-module module-native-protocol-unix auth-anonymous=1 socket=\(directory)/runtime/native
-            load-module module-null-sink sink_name=speaker rate=16000 channels=1
-            load-module module-null-sink sink_name=mic rate=16000 channels=1
-            """.write(toFile: directory + "/default.pa", atomically: true, encoding: .utf8)
-        try """
-            pcm.voiceagent_speaker { type pulse; device speaker }
-            pcm.voiceagent_mic { type pulse; device mic.monitor }
-            """.write(toFile: directory + "/asound.conf", atomically: true, encoding: .utf8)
-        let pulse = Process()
-        pulse.executableURL = URL(fileURLWithPath: "/usr/bin/pulseaudio")
-        // Daemonized, so it outlives whatever spawned it; idle, it exits by itself.
-        pulse.arguments = ["-n", "-F", directory + "/default.pa", "--daemonize=yes", "--exit-idle-time=20", "--log-target=file:" + directory + "/pulseaudio.log"]
-        pulse.environment = ["HOME": directory + "/home", "XDG_RUNTIME_DIR": directory + "/runtime", "PATH": "/usr/bin:/bin"]
-        pulse.standardError = FileHandle.nullDevice
-        pulse.standardOutput = FileHandle.nullDevice
-        try pulse.run()
-        let deadline = ContinuousClock.now + .seconds(15)
-        while try await !isRunning() {
-            guard ContinuousClock.now < deadline else { throw TimedOut(what: "PulseAudio to accept clients") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        // The first stream after idle can stall: warm the microphone path up.
-        _ = try await play(Data(count: 3200))
-        return environment
-    }
-
-    private func isRunning() async throws -> Bool {
-        try await runProgram("/usr/bin/pactl", ["info"], environment: environment).status == 0
-    }
-
-    /// Plays PCM (s16le, 16 kHz, mono) into the microphone, in real time.
-    func play(_ samples: Data) async throws -> ProgramResult {
-        try await runProgram(
-            "/usr/bin/pacat", ["--device=mic", "--format=s16le", "--rate=16000", "--channels=1", "--latency-msec=20"],
-            environment: environment, input: samples)
     }
 }
 
@@ -176,7 +84,8 @@ final class DaemonProcess: Sendable {
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiceagentd-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory + "/tools.d", withIntermediateDirectories: true)
-        let audio = try await PacedAudio.shared.ready()
+        try await PacedAudioServer.daemonTests.ready()
+        let audio = PacedAudioServer.daemonTests.environment
         let daemonArguments =
             [
                 "--api-base-url", simulator.baseURL, "--agent-id", "agent_e2e", "--capture-device", "voiceagent_mic",
@@ -284,4 +193,8 @@ final class LineCollector: Sendable {
     }
 
     var all: [String] { state.withLock { $0.lines } }
+}
+
+extension PacedAudioServer {
+    static let daemonTests = PacedAudioServer(name: "daemon")
 }

@@ -38,33 +38,4 @@ public struct LatencyStatistics: Sendable, Equatable, Codable {
         let rank = Int((fraction * Double(sorted.count)).rounded(.up))
         return sorted[min(max(rank, 1), sorted.count) - 1]
     }
-
-    public var summary: LatencySummary {
-        LatencySummary(samples: count, lastMs: lastMs, meanMs: meanMs, p50Ms: p50Ms, p95Ms: p95Ms)
-    }
-}
-
-/// The figures a person reads in `status`.
-public struct LatencySummary: Sendable, Equatable, Codable {
-    public var samples: Int
-    public var lastMs: Double?
-    public var meanMs: Double?
-    public var p50Ms: Double?
-    public var p95Ms: Double?
-
-    public init(samples: Int, lastMs: Double?, meanMs: Double?, p50Ms: Double?, p95Ms: Double?) {
-        self.samples = samples
-        self.lastMs = lastMs
-        self.meanMs = meanMs
-        self.p50Ms = p50Ms
-        self.p95Ms = p95Ms
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case samples
-        case lastMs = "last_ms"
-        case meanMs = "mean_ms"
-        case p50Ms = "p50_ms"
-        case p95Ms = "p95_ms"
-    }
 }

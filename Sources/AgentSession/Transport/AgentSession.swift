@@ -112,7 +112,7 @@ public actor AgentSession {
             conversationID: machine.metadata?.conversationID,
             inputFormat: machine.metadata?.userInputAudioFormat,
             outputFormat: machine.metadata?.agentOutputAudioFormat,
-            latency: machine.latency.summary,
+            latency: machine.latency,
             history: machine.history.turns,
             counters: machine.counters,
             endReason: machine.endReason

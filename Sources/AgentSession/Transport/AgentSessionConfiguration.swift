@@ -40,7 +40,7 @@ public struct SessionSnapshot: Sendable, Equatable {
     public var conversationID: String?
     public var inputFormat: AudioFormat?
     public var outputFormat: AudioFormat?
-    public var latency: LatencySummary
+    public var latency: LatencyStatistics
     public var history: [ChatTurn]
     public var counters: SessionCounters
     public var endReason: EndReason?
