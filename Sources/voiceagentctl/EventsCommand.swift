@@ -30,12 +30,18 @@ struct Events: ParsableCommand {
                 }
                 switch message {
                 case .event(let event): show(event)
-                case .overflow(let dropped): note("… \(dropped) events skipped: this reader fell behind")
+                case .overflow(let dropped):
+                    if json {
+                        emit(#"{"overflow":{"dropped":\#(dropped)}}"#)
+                    } else {
+                        note("… \(dropped) events skipped: this reader fell behind")
+                    }
                 case .failure(_, let error): throw .refused(error)
                 case .reply: continue
                 }
             }
-            throw .io("the daemon closed the connection")
+            // The daemon stopped: the end of what there is to follow.
+            note("voiceagentd closed the connection")
         }
     }
 
@@ -51,7 +57,11 @@ struct Events: ParsableCommand {
     }
 
     private func note(_ text: String) {
-        emit(json ? #"{"overflow":true}"# : text)
+        if json {
+            FileHandle.standardError.write(Data("voiceagentctl: \(text)\n".utf8))
+        } else {
+            emit(text)
+        }
     }
 
     /// Unbuffered, so a follower piped into another program sees each event at once.
