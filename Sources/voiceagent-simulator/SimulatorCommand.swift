@@ -10,14 +10,14 @@ struct SimulatorCommand: AsyncParsableCommand {
         commandName: "voiceagent-simulator",
         abstract: "A local ElevenLabs Conversational AI agent, for demos and tests.",
         discussion: """
-            Serves the agent conversation protocol on a local address: the public-agent
-            WebSocket (/v1/convai/conversation?agent_id=…), the signed-URL endpoint
-            (/v1/convai/conversation/get-signed-url, which needs the xi-api-key header when
-            --api-key is set), pings, and a voice: an energy detector on the user's audio
-            that answers each turn with a transcript, a response and a tone as the agent's
+            Serves the agent conversation protocol on a local address: the public-agent \
+            WebSocket (/v1/convai/conversation?agent_id=…), the signed-URL endpoint \
+            (/v1/convai/conversation/get-signed-url, which needs the xi-api-key header when \
+            --api-key is set), pings, and a voice: an energy detector on the user's audio \
+            that answers each turn with a transcript, a response and a tone as the agent's \
             speech. Speaking over a reply interrupts it.
 
-            Point a client at it with the API base URL it prints, e.g.
+            Point a client at it with the API base URL it prints, e.g. \
             voiceagentd --api-base-url http://127.0.0.1:8765.
 
             Scenarios exercise each branch of a client: \(SimulatorScenario.allCases.map(\.rawValue).joined(separator: ", ")).

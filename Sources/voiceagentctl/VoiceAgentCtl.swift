@@ -8,15 +8,18 @@ struct VoiceAgentCtl: ParsableCommand {
         commandName: "voiceagentctl",
         abstract: "Controls voiceagentd: start, stop and interrupt conversations, and follow their events.",
         discussion: """
-            Talks to the daemon over its control socket (/run/voiceagentd/control.sock, or
+            Talks to the daemon over its control socket (/run/voiceagentd/control.sock, or \
             --socket, or $VOICEAGENTD_CONTROL_SOCKET). Members of the 'voiceagent' group may use it.
 
-            Exit status: 0 done; 1 the daemon refused (the message says why); 64 usage error;
+            Exit status: 0 done; 1 the daemon refused (the message says why); 64 usage error; \
             69 the daemon is not running; 74 the connection failed; 77 permission denied.
             """,
         version: "0.1.0",
         subcommands: [Start.self, Stop.self, Interrupt.self, Status.self, Events.self, Say.self, Context.self, Mute.self, Unmute.self]
     )
+
+    /// Lets `--socket` and `--timeout` come before the subcommand too.
+    @OptionGroup var connection: ConnectionOptions
 }
 
 struct ConnectionOptions: ParsableArguments {

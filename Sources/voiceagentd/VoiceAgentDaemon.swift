@@ -15,21 +15,21 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
         commandName: "voiceagentd",
         abstract: "Runs an ElevenLabs Conversational AI agent on this machine's sound card.",
         discussion: """
-            voiceagentd starts idle. It owns the ALSA capture and playback devices and the
-            agent's WebSocket session, and takes commands (start, stop, interrupt, status,
-            events, say, context, mute, unmute) on a Unix socket; use voiceagentctl. Every
+            voiceagentd starts idle. It owns the ALSA capture and playback devices and the \
+            agent's WebSocket session, and takes commands (start, stop, interrupt, status, \
+            events, say, context, mute, unmute) on a Unix socket; use voiceagentctl. Every \
             conversation event goes to the journal with VOICEAGENT_* fields.
 
-            Settings come from, highest first: these options; VOICEAGENTD_* environment
-            variables (VOICEAGENTD_AGENT_ID for --agent-id); the configuration file
-            (/etc/voiceagentd/voiceagentd.conf, KEY=value lines such as AGENT_ID=agent_123);
-            the defaults shown. The API key comes from the systemd credential
-            elevenlabs-api-key ($CREDENTIALS_DIRECTORY) or ELEVENLABS_API_KEY, and is never
-            logged or shown. Client tools live in the tools directory: NAME.tool (exec=/path
-            args…, timeout_ms=…) or an executable NAME; each reads the call's parameters as
+            Settings come from, highest first: these options; VOICEAGENTD_* environment \
+            variables (VOICEAGENTD_AGENT_ID for --agent-id); the configuration file \
+            (/etc/voiceagentd/voiceagentd.conf, KEY=value lines such as AGENT_ID=agent_123); \
+            the defaults shown. The API key comes from the systemd credential \
+            elevenlabs-api-key ($CREDENTIALS_DIRECTORY) or ELEVENLABS_API_KEY, and is never \
+            logged or shown. Client tools live in the tools directory: NAME.tool (exec=/path \
+            args…, timeout_ms=…) or an executable NAME; each reads the call's parameters as \
             JSON on stdin and answers with its stdout.
 
-            Signals: SIGTERM and SIGINT end a conversation cleanly and exit; SIGHUP re-reads
+            Signals: SIGTERM and SIGINT end a conversation cleanly and exit; SIGHUP re-reads \
             the configuration for the next conversation.
             """,
         version: version

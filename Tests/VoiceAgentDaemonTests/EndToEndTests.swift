@@ -187,9 +187,11 @@ struct EndToEndTests {
     }
 
     @Test func clientExitStatusesSayWhatWentWrong() async throws {
-        let missing = try await runProgram(Binaries.path("voiceagentctl"), ["status", "--socket", "/tmp/voiceagent-no-such.sock"])
-        #expect(missing.status == 69)
-        #expect(missing.errors.contains("voiceagentd is not running"))
+        for arguments in [["status", "--socket", "/tmp/voiceagent-no-such.sock"], ["--socket", "/tmp/voiceagent-no-such.sock", "status"]] {
+            let missing = try await runProgram(Binaries.path("voiceagentctl"), arguments)
+            #expect(missing.status == 69)
+            #expect(missing.errors.contains("voiceagentd is not running (no listener on /tmp/voiceagent-no-such.sock)"))
+        }
         let usage = try await runProgram(Binaries.path("voiceagentctl"), ["start", "--var", "novalue"])
         #expect(usage.status == 64)
         let silent = FileManager.default.temporaryDirectory.appendingPathComponent("silent-\(UUID().uuidString).sock").path
