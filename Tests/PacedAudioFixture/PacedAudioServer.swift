@@ -32,7 +32,7 @@ public actor PacedAudioServer {
             load-module module-null-sink sink_name=mic rate=16000 channels=1
             """.write(toFile: directory + "/default.pa", atomically: true, encoding: .utf8)
         try """
-            pcm.voiceagent_speaker { type pulse; device speaker }
+            pcm.voiceagent_speaker { type pulse; device speaker; handle_underrun true }
             pcm.voiceagent_mic { type pulse; device mic.monitor }
             """.write(toFile: alsaConfiguration, atomically: true, encoding: .utf8)
         _ = try await runProgram(
@@ -58,6 +58,19 @@ public actor PacedAudioServer {
     /// Asks the server to exit, as if the sound device went away.
     public nonisolated func exit() async throws {
         _ = try await runProgram("/usr/bin/pactl", ["exit"], environment: environment)
+    }
+
+    /// Freezes the server for `duration`, as a sound system does that is
+    /// starved of CPU: on waking, the sink consumes the missed time at once
+    /// and a playback stream without that much queued underruns.
+    public func stall(for duration: Duration) async throws {
+        let pidFile = directory + "/runtime/pulse/pid"
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw FixtureError("no PulseAudio pid in \(pidFile)")
+        }
+        kill(pid, SIGSTOP)
+        defer { kill(pid, SIGCONT) }
+        try await Task.sleep(for: duration)
     }
 
     private func isRunning() async throws -> Bool {
