@@ -66,6 +66,26 @@ struct ConfigurationTests {
         }
     }
 
+    @Test func theInstalledExampleListsEveryKeyWithItsDefault() async throws {
+        let example = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../packaging/voiceagentd.conf"),
+            encoding: .utf8)
+        let commented = Dictionary(
+            example.split(separator: "\n").filter { $0.hasPrefix("#") && $0.contains("=") && !$0.contains(" ") }
+                .map { line -> (String, String) in
+                    let parts = line.dropFirst().split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    return (String(parts[0]), String(parts[1]))
+                },
+            uniquingKeysWith: { first, _ in first })
+        for key in DaemonConfiguration.keys {
+            #expect(commented[key.fileKey] == (key.defaultValue ?? ""), "\(key.fileKey) in packaging/voiceagentd.conf")
+        }
+        #expect(commented.count == DaemonConfiguration.keys.count, "no key that the daemon does not know")
+        let uncommented = commented.filter { !$0.value.isEmpty }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+        let loaded = try await DaemonConfiguration.load(flags: [:], environment: [:], configFile: try temporaryFile(uncommented))
+        #expect(loaded == (try await DaemonConfiguration.load(flags: [:], environment: [:], configFile: try temporaryFile(""))))
+    }
+
     @Test func theAPIKeyComesFromTheCredentialFirst() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("credentials-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

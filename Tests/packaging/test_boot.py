@@ -1,0 +1,292 @@
+"""The Debian package installed and booted for real: a minimal Debian 12 in
+systemd-nspawn, the .deb installed inside with dpkg, then what an admin and
+a user do with it. The agent simulator runs on the host's loopback, which
+the container shares; the sound devices are a private PulseAudio's null
+sinks on the host, whose socket is bound into the container.
+
+Needs root, debootstrap and systemd-nspawn (scripts/install-dependencies),
+the package (scripts/build-deb) and the simulator (swift build). The image
+is cached in /var/cache/voiceagentd-tests between runs on one machine.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE_PACKAGES = [
+    "systemd", "systemd-sysv", "dbus", "procps", "man-db",
+    "libasound2", "libasound2-plugins", "libsystemd0",
+]
+CACHE = Path("/var/cache/voiceagentd-tests")
+PULSE_IN_CONTAINER = "/run/voiceagent-pulse"
+SPEECH_THEN_SILENCE = (
+    "import array, math, sys\n"
+    "tone = array.array('h', (int(math.sin(i * 0.2) * 12000) for i in range(12800)))\n"
+    "sys.stdout.buffer.write(tone.tobytes() + bytes(32000))\n"
+)
+
+
+def wait_for(what, condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def cannot_boot(reason):
+    message = f"BOOT TEST NOT RUN: {reason}"
+    print("\n" + "!" * 72 + f"\n{message}\n" + "!" * 72, file=sys.stderr)
+    pytest.skip(message)
+
+
+def nspawn(image, *arguments):
+    # The host runs no systemd: no machine registration, no scope of our own.
+    return ["systemd-nspawn", "-D", str(image), "--quiet", "--register=no", "--keep-unit", *arguments]
+
+
+def cached_image():
+    """A minimal Debian 12 with systemd, built once per package list."""
+    key = hashlib.sha256(" ".join(IMAGE_PACKAGES).encode()).hexdigest()[:12]
+    image = CACHE / f"bookworm-{key}"
+    if image.is_dir():
+        return image
+    CACHE.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(dir=CACHE, prefix="building-"))
+    building.chmod(0o755)  # the image's /: mkdtemp made it root's alone
+    result = subprocess.run(
+        ["debootstrap", "--variant=minbase", "--include=" + ",".join(IMAGE_PACKAGES),
+         "bookworm", str(building), "http://deb.debian.org/debian"],
+        capture_output=True, text=True)
+    if result.returncode != 0:
+        shutil.rmtree(building, ignore_errors=True)
+        raise AssertionError("debootstrap failed:\n" + result.stdout[-3000:] + result.stderr[-3000:])
+    # Without package lists, nothing can be downloaded inside: dpkg -i must
+    # find every dependency of the .deb already installed.
+    for lists in (building / "var/lib/apt/lists").glob("*_Packages"):
+        lists.unlink()
+    building.rename(image)
+    return image
+
+
+def built_package():
+    packages = sorted((ROOT / "build" / "debian").glob("voiceagentd_*.deb"))
+    assert packages, "no build/debian/voiceagentd_*.deb: run scripts/build-deb first"
+    return packages[-1]
+
+
+def simulator_binary():
+    path = Path(subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()) / "voiceagent-simulator"
+    assert path.exists(), f"{path} is missing: run swift build first"
+    return path
+
+
+class Container:
+    """A booted container and the way into it."""
+
+    def __init__(self, root, work):
+        self.root = root
+        self.log = open(work / "nspawn.log", "w")
+        self.process = subprocess.Popen(
+            nspawn(root, "--boot", "--console=passive",
+                   f"--bind-ro={work}/pulse/pulse/runtime:{PULSE_IN_CONTAINER}"),
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.leader = wait_for("the container's init", self.init_pid)
+        wait_for("systemd's bus", lambda: "Failed to connect" not in self.run("systemctl is-system-running").stderr)
+        state = self.run("systemctl is-system-running --wait")
+        assert state.stdout.strip() in ("running", "degraded"), state.stdout + state.stderr
+
+    def init_pid(self):
+        if self.process.poll() is not None:
+            raise AssertionError(f"systemd-nspawn exited with {self.process.returncode}; see {self.log.name}")
+        # nspawn's child becomes the container's systemd once it has set up.
+        for child in Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split():
+            if Path(f"/proc/{child}/comm").read_text().strip() == "systemd":
+                return int(child)
+        return None
+
+    def run(self, command, user=None, timeout=60):
+        """Runs a shell command inside, as root or as `user`."""
+        if user:
+            command = f"runuser -u {user} -- sh -c {json.dumps(command)}"
+        return subprocess.run(
+            ["nsenter", "-t", str(self.leader), "-a", "env", "-i",
+             "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", "sh", "-c", command],
+            capture_output=True, text=True, timeout=timeout)
+
+    def check(self, command, user=None):
+        result = self.run(command, user)
+        assert result.returncode == 0, f"{command} exited {result.returncode}:\n{result.stdout}{result.stderr}"
+        return result.stdout
+
+    def property(self, unit, name):
+        return self.check(f"systemctl show --value -p {name} {unit}").strip()
+
+    def shut_down(self):
+        self.process.send_signal(signal.SIGTERM)  # nspawn asks init to power off
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def booted():
+    if os.geteuid() != 0:
+        cannot_boot("systemd-nspawn needs root")
+    for tool in ("debootstrap", "systemd-nspawn", "nsenter", "pulseaudio"):
+        if shutil.which(tool) is None:
+            cannot_boot(f"{tool} is not installed (scripts/install-dependencies installs it)")
+    package = built_package()
+    simulator_path = simulator_binary()
+    image = cached_image()
+    probe = subprocess.run(nspawn(image, "/bin/true"), capture_output=True, text=True)
+    if probe.returncode != 0:
+        cannot_boot(f"this machine cannot run systemd-nspawn: {probe.stderr.strip()}")
+
+    work = Path(tempfile.mkdtemp(prefix="voiceagentd-boot-"))
+    root = work / "root"
+    subprocess.run(["cp", "-a", "--reflink=auto", str(image), str(root)], check=True)
+    shutil.copy(package, root / "root" / package.name)
+    (root / "etc" / "asound.conf").write_text(
+        f'pcm.voiceagent_speaker {{ type pulse; server "unix:{PULSE_IN_CONTAINER}/native"; device speaker }}\n'
+        f'pcm.voiceagent_mic {{ type pulse; server "unix:{PULSE_IN_CONTAINER}/native"; device mic.monitor }}\n')
+
+    pulse = subprocess.Popen(
+        ["bash", "-c", 'source scripts/lib/paced-audio.sh && start_paced_audio "$1" && echo ready && wait', "_",
+         str(work / "pulse")],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert pulse.stdout.readline().strip() == "ready", "PulseAudio did not start"
+    simulator_log = open(work / "simulator.log", "w+")
+    simulator = subprocess.Popen(
+        [str(simulator_path), "--port", "0", "--scenario", "conversation", "--delivery", "paced"],
+        stdout=simulator_log, stderr=subprocess.STDOUT)
+    base_url = wait_for("the simulator", lambda: re.search(
+        r"listening on (\S+)", (work / "simulator.log").read_text()))[1]
+
+    container = None
+    try:
+        container = Container(root, work)
+        container.package = f"/root/{package.name}"
+        container.base_url = base_url
+        container.pulse_server = f"unix:{work}/pulse/pulse/runtime/native"
+        yield container
+    finally:
+        if container:
+            container.shut_down()
+        simulator.terminate()
+        simulator.wait()
+        os.killpg(pulse.pid, signal.SIGTERM)
+        pulse.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def installed(booted):
+    output = booted.check(f"dpkg -i {booted.package}")
+    assert "Setting up voiceagentd" in output
+    booted.check(
+        "cat > /etc/voiceagentd/voiceagentd.conf <<EOF\n"
+        f"API_BASE_URL={booted.base_url}\nAGENT_ID=agent_boot\n"
+        "CAPTURE_DEVICE=voiceagent_mic\nPLAYBACK_DEVICE=voiceagent_speaker\nEOF")
+    return booted
+
+
+@pytest.fixture(scope="module")
+def conversation(installed):
+    output = installed.check("voiceagentctl start --var place=container")
+    return re.search(r"started conversation (\S+)", output)[1]
+
+
+def test_units_pass_systemd_analyze_verify(installed):
+    result = installed.run("systemd-analyze verify voiceagentd.service voiceagentd.socket")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_install_creates_the_group_and_listens_without_starting_the_daemon(installed):
+    assert installed.run("getent group voiceagent").returncode == 0
+    assert installed.property("voiceagentd.socket", "ActiveState") == "active"
+    assert installed.property("voiceagentd.socket", "UnitFileState") == "enabled"
+    assert installed.property("voiceagentd.service", "ActiveState") == "inactive"
+    assert installed.check("stat -c '%a %G' /run/voiceagentd/control.sock").split() == ["660", "voiceagent"]
+
+
+def test_start_activates_the_daemon_through_the_socket(installed, conversation):
+    assert conversation.startswith("conv_")
+    assert installed.property("voiceagentd.service", "ActiveState") == "active"
+    status = installed.check("systemctl status voiceagentd --no-pager")
+    assert f'Status: "in conversation {conversation}"' in status
+
+
+def test_a_conversation_runs_on_the_paced_devices(installed, conversation):
+    speech = subprocess.run([sys.executable, "-c", SPEECH_THEN_SILENCE], capture_output=True, check=True).stdout
+    subprocess.run(
+        ["pacat", "--device=mic", "--format=s16le", "--rate=16000", "--channels=1"],
+        input=speech, env={**os.environ, "PULSE_SERVER": installed.pulse_server}, check=True)
+    wait_for("the agent's answer to the speech", lambda: "I heard you say" in installed.check("voiceagentctl events"))
+    audio = lambda: json.loads(installed.check("voiceagentctl status --json"))["audio"]
+    wait_for("a second of the agent's voice played", lambda: audio()["frames_played"] >= 16000)
+    assert audio()["frames_captured"] >= 16000
+
+
+def test_interrupt_and_stop(installed, conversation):
+    installed.check("voiceagentctl say 'Tell me a long story'")
+    installed.check("voiceagentctl interrupt")
+    assert "stopped" in installed.check("voiceagentctl stop")
+    assert "ended" in installed.check("voiceagentctl events --json | tail -n 1")
+
+
+def test_the_journal_holds_the_conversation(installed, conversation):
+    lines = installed.check(f"journalctl -u voiceagentd VOICEAGENT_CONVERSATION_ID={conversation} -o json --no-pager")
+    entries = [json.loads(line) for line in lines.splitlines()]
+    events = [entry["VOICEAGENT_EVENT"] for entry in entries]
+    assert {"connected", "user_transcript", "agent_response", "interruption", "ended"} <= set(events), events
+    assert all(entry["SYSLOG_IDENTIFIER"] == "voiceagentd" and entry["_SYSTEMD_UNIT"] == "voiceagentd.service" for entry in entries)
+    sequence = [int(entry["VOICEAGENT_SEQ"]) for entry in entries]
+    assert sequence == sorted(sequence)
+
+
+def test_a_user_outside_the_group_is_refused(installed):
+    installed.check("id outsider >/dev/null 2>&1 || useradd --no-create-home outsider")
+    refused = installed.run("voiceagentctl status", user="outsider")
+    assert refused.returncode == 77, refused.stdout + refused.stderr
+    assert "permission denied" in refused.stderr
+
+
+def test_an_upgrade_restarts_the_running_daemon(installed):
+    before = installed.property("voiceagentd.service", "MainPID")
+    assert before != "0"
+    installed.check(f"dpkg -i {installed.package}")
+    after = installed.property("voiceagentd.service", "MainPID")
+    assert after not in ("0", before)
+    assert installed.property("voiceagentd.service", "ActiveState") == "active"
+
+
+def test_systemctl_stop_is_clean(installed):
+    installed.check("systemctl stop voiceagentd.service")
+    assert installed.property("voiceagentd.service", "Result") == "success"
+    assert installed.property("voiceagentd.service", "ExecMainStatus") == "0"
+
+
+def test_purge_removes_configuration_and_socket(installed):
+    installed.check("dpkg --purge voiceagentd")
+    assert installed.run("test -e /etc/voiceagentd").returncode != 0
+    assert installed.run("test -e /run/voiceagentd/control.sock").returncode != 0
+    assert installed.property("voiceagentd.socket", "LoadState") == "not-found"
