@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Encodes and decodes control lines. Every line is one JSON object with
 /// `"v"`; requests carry `"id"`, `"command"` and `"args"`; the daemon answers

@@ -1,5 +1,5 @@
 import ControlProtocol
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// A blocking connection to the daemon's control socket: one request out,

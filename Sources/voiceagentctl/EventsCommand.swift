@@ -1,6 +1,7 @@
 import ArgumentParser
 import ControlProtocol
-import Foundation
+import FoundationEssentials
+import Glibc
 
 struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -58,14 +59,13 @@ struct Events: ParsableCommand {
 
     private func note(_ text: String) {
         if json {
-            FileHandle.standardError.write(Data("voiceagentctl: \(text)\n".utf8))
+            StandardStream.error.writeLine("voiceagentctl: \(text)")
         } else {
             emit(text)
         }
     }
 
-    /// Unbuffered, so a follower piped into another program sees each event at once.
     private func emit(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        StandardStream.output.writeLine(line)
     }
 }

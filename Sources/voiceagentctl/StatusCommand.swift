@@ -1,6 +1,6 @@
 import ArgumentParser
 import ControlProtocol
-import Foundation
+import FoundationEssentials
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the daemon's state, latency, audio levels and counters.")
@@ -38,7 +38,7 @@ struct StatusText {
         lines.append(row("Microphone", "\(audio.captureDevice), \(audio.inputFormat ?? "closed"), \(Self.level(audio.inputLevelDBFS))\(audio.muted ? ", muted" : "")"))
         lines.append(row("Speaker", "\(audio.playbackDevice), \(audio.outputFormat ?? "closed"), \(Self.level(audio.outputLevelDBFS))"))
         lines.append(row("Frames", "captured \(audio.framesCaptured), played \(audio.framesPlayed), dropped \(audio.framesDropped), xruns \(audio.xruns), device losses \(audio.deviceLosses)"))
-        lines.append(row("Messages", status.counters.sorted { $0.key < $1.key }.map { "\($0.key.replacingOccurrences(of: "_", with: " ")) \($0.value)" }.joined(separator: ", ")))
+        lines.append(row("Messages", status.counters.sorted { $0.key < $1.key }.map { "\($0.key.replacing("_", with: " ")) \($0.value)" }.joined(separator: ", ")))
         lines.append(row("Turns", String(status.historyTurns)))
         if let end = status.lastEnd {
             lines.append(row("Last ended", "\(end.conversationID ?? "before connecting"): \(end.explanation)"))
@@ -54,17 +54,18 @@ struct StatusText {
     private var latencyText: String {
         let latency = status.latency
         guard latency.samples > 0 else { return "no pings yet" }
-        func ms(_ value: Double?) -> String { value.map { String(format: "%.0f ms", $0) } ?? "-" }
+        func ms(_ value: Double?) -> String { value.map { "\(Int($0.rounded())) ms" } ?? "-" }
         return "last \(ms(latency.lastMs)), mean \(ms(latency.meanMs)), p50 \(ms(latency.p50Ms)), p95 \(ms(latency.p95Ms)) (\(latency.samples) pings)"
     }
 
     private func row(_ label: String, _ value: String) -> String {
-        (label + ":").padding(toLength: 14, withPad: " ", startingAt: 0) + value
+        let name = label + ":"
+        return name + String(repeating: " ", count: max(1, 14 - name.count)) + value
     }
 
     static func level(_ dbfs: Double?) -> String {
         guard let dbfs, dbfs.isFinite else { return "silent" }
-        return String(format: "%.1f dBFS", dbfs)
+        return "\((dbfs * 10).rounded() / 10) dBFS"
     }
 
     static func duration(_ seconds: Double) -> String {

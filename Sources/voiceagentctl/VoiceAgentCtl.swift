@@ -1,6 +1,6 @@
 import ArgumentParser
 import ControlProtocol
-import Foundation
+import FoundationEssentials
 
 @main
 struct VoiceAgentCtl: ParsableCommand {
@@ -51,7 +51,7 @@ enum Failure {
         do {
             return try body()
         } catch {
-            FileHandle.standardError.write(Data("voiceagentctl: \(error.description)\n".utf8))
+            StandardStream.error.writeLine("voiceagentctl: \(error.description)")
             throw ExitCode(error.exitStatus)
         }
     }
