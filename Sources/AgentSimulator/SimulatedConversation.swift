@@ -95,7 +95,9 @@ actor SimulatedConversation {
         var record = RecordedMessage(conversationID: id, receivedAt: now, type: message.map { $0.type ?? "user_audio_chunk" } ?? "simulator.invalid")
         if case .userAudioChunk(let samples) = message {
             record.audioBytes = samples.count
-            record.rmsDBFS = PCMCodec.rmsDBFS(PCMCodec.linearSamples(from: samples, format: configuration.inputFormat))
+            // Silence measures -infinity, which JSON cannot carry: left out.
+            let level = PCMCodec.rmsDBFS(PCMCodec.linearSamples(from: samples, format: configuration.inputFormat))
+            record.rmsDBFS = level.isFinite ? level : nil
         } else {
             record.message = try? JSONWire.decode(JSONValue.self, from: Data(text.utf8))
         }
@@ -176,6 +178,7 @@ actor SimulatedConversation {
     private func sendAudio(_ chunks: [Data], eventID: EventID) async {
         let chunkDuration = Duration.milliseconds(configuration.chunkMilliseconds)
         var deadline = ContinuousClock.now
+        await recorder.record(RecordedMessage(conversationID: id, receivedAt: Date().timeIntervalSince1970, type: "simulator.reply_audio_started"))
         for chunk in chunks {
             guard !Task.isCancelled else { return }
             try? await send(.audio(AudioEvent(audioBase64: chunk.base64EncodedString(), eventID: eventID)))
@@ -191,6 +194,7 @@ actor SimulatedConversation {
         guard let reply, ContinuousClock.now < reply.audibleUntil else { return }
         reply.task.cancel()
         self.reply = nil
+        await recorder.record(RecordedMessage(conversationID: id, receivedAt: Date().timeIntervalSince1970, type: "simulator.interruption_sent"))
         try? await send(.interruption(InterruptionEvent(eventID: reply.eventID)))
     }
 

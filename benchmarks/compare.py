@@ -1,0 +1,456 @@
+"""voiceagentd against the official ElevenLabs Python SDK (with PyAudio), one
+after the other in one run, on the same agent simulator and the same
+real-time paced devices: a private PulseAudio's null sinks, which both reach
+through ALSA's pulse plugin. Writes BENCHMARKS.md and benchmarks.png.
+
+Run through scripts/benchmark, which installs and builds what this needs.
+"""
+
+import argparse
+import array
+import json
+import math
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RATE = 16000
+SPEECH_DBFS = -30.0
+
+
+def wait_for(what, condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+class PacedAudio:
+    """The private PulseAudio of scripts/lib/paced-audio.sh."""
+
+    def __init__(self, work):
+        self.process = subprocess.Popen(
+            ["bash", "-c", 'source scripts/lib/paced-audio.sh && start_paced_audio "$1" && echo ready && wait', "_", str(work)],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("PulseAudio did not start")
+        self.environment = {
+            **os.environ,
+            "PULSE_SERVER": f"unix:{work}/pulse/runtime/native",
+            "ALSA_CONFIG_PATH": f"/usr/share/alsa/alsa.conf:{work}/asound.conf",
+        }
+        # PyAudio opens ALSA's default devices, which the pulse plugin maps to
+        # the server's defaults: make those the paced speaker and microphone.
+        for setting, device in (("set-default-sink", "speaker"), ("set-default-source", "mic.monitor")):
+            subprocess.run(["pactl", setting, device], env=self.environment, check=True)
+
+    def stop(self):
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait()
+
+
+class Microphone:
+    """Feeds the microphone in real time, 10 ms at a time: silence, or a tone
+    when asked. `speak` returns the wall time its first sample was written."""
+
+    def __init__(self, environment):
+        self.process = subprocess.Popen(
+            ["pacat", "--device=mic", "--format=s16le", f"--rate={RATE}", "--channels=1", "--latency-msec=10"],
+            stdin=subprocess.PIPE, env=environment)
+        self.pending = []
+        self.lock = threading.Lock()
+        self.running = True
+        self.thread = threading.Thread(target=self.feed, daemon=True)
+        self.thread.start()
+
+    def feed(self):
+        frame = RATE // 100
+        silence = bytes(frame * 2)
+        next_time = time.monotonic()
+        while self.running:
+            with self.lock:
+                piece, started = (self.pending.pop(0) if self.pending else (silence, None))
+            if started is not None:
+                started.append(time.time())
+            self.process.stdin.write(piece)
+            self.process.stdin.flush()
+            next_time += 0.01
+            time.sleep(max(0.0, next_time - time.monotonic()))
+
+    def speak(self, seconds):
+        frame = RATE // 100
+        started = []
+        pieces = []
+        for index in range(int(seconds * 100)):
+            samples = array.array("h", (int(math.sin((index * frame + i) * 0.2) * 12000) for i in range(frame)))
+            pieces.append((samples.tobytes(), started if index == 0 else None))
+        with self.lock:
+            self.pending.extend(pieces)
+        return wait_for("the tone to be written", lambda: started and started[0])
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+        self.process.stdin.close()
+        self.process.wait()
+
+
+class MonitorRecording:
+    """Records a sink's monitor and when each sample arrived: what left the
+    speaker, or what entered the microphone."""
+
+    def __init__(self, environment, device):
+        self.process = subprocess.Popen(
+            ["parec", f"--device={device}", "--format=s16le", f"--rate={RATE}", "--channels=1", "--latency-msec=5"],
+            stdout=subprocess.PIPE, env=environment)
+        self.samples = array.array("h")
+        self.arrivals = []  # (wall time, samples so far)
+        self.lock = threading.Lock()
+        threading.Thread(target=self.read, daemon=True).start()
+
+    def read(self):
+        while True:
+            data = os.read(self.process.stdout.fileno(), 640)
+            if not data:
+                return
+            now = time.time()
+            with self.lock:
+                self.samples.frombytes(data[: len(data) // 2 * 2])
+                self.arrivals.append((now, len(self.samples)))
+
+    def time_of(self, index):
+        """When sample `index` left the speaker (its arrival at the monitor)."""
+        for arrived, count in self.arrivals:
+            if count > index:
+                return arrived - (count - 1 - index) / RATE
+        return None
+
+    def first_sound_after(self, moment):
+        with self.lock:
+            for arrived, count in self.arrivals:
+                if arrived >= moment:
+                    start = max(0, count - 320)
+                    break
+            else:
+                return None
+            for index in range(start, len(self.samples)):
+                if self.samples[index] != 0 and self.time_of(index) >= moment:
+                    return self.time_of(index)
+        return None
+
+    def silent_since(self, moment, quiet_for=0.3):
+        """When the speaker went quiet after `moment`, once it has stayed so."""
+        with self.lock:
+            if not self.arrivals or self.arrivals[-1][0] < moment + quiet_for:
+                return None
+            last = None
+            for index in range(len(self.samples) - 1, -1, -1):
+                if self.samples[index] != 0:
+                    last = index
+                    break
+            if last is None:
+                return moment
+            heard_until = self.time_of(last)
+            if self.arrivals[-1][0] - heard_until < quiet_for:
+                return None
+            return max(heard_until, moment) if heard_until is not None else None
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+class Simulator:
+    def __init__(self, work, binary):
+        self.record = work / "simulator.jsonl"
+        self.log = open(work / "simulator.log", "w+")
+        self.process = subprocess.Popen(
+            [str(binary), "--port", "0", "--scenario", "conversation", "--first-message", "", "--delivery", "burst",
+             "--reply-seconds", "4", "--record", str(self.record)],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.base_url = wait_for("the simulator", lambda: re.search(
+            r"listening on (\S+)", (work / "simulator.log").read_text()))[1]
+
+    def records(self, kind, after):
+        if not self.record.exists():
+            return []
+        found = []
+        for line in self.record.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if record["type"] == kind and record["received_at"] >= after:
+                found.append(record)
+        return found
+
+    def first(self, what, kind, after, condition=lambda record: True, timeout=10):
+        return wait_for(what, lambda: next((r for r in self.records(kind, after) if condition(r)), None), timeout)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+class Daemon:
+    name = "voiceagentd"
+
+    def __init__(self, work, binaries, simulator, environment):
+        self.ctl = [str(binaries / "voiceagentctl"), "--socket", str(work / "control.sock")]
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(str(work / "notify.sock"))
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [str(binaries / "voiceagentd"), "--api-base-url", simulator.base_url, "--agent-id", "agent_benchmark",
+             "--capture-device", "voiceagent_mic", "--playback-device", "voiceagent_speaker",
+             "--control-socket", str(work / "control.sock"), "--tools-directory", str(work)],
+            env={**environment, "NOTIFY_SOCKET": str(work / "notify.sock")},
+            stdout=open(work / "voiceagentd.log", "w"), stderr=subprocess.STDOUT)
+        notify.settimeout(10)
+        while b"READY=1" not in notify.recv(4096):
+            pass
+        self.ready_ms = (time.monotonic() - started) * 1000
+        notify.close()
+        self.control = str(work / "control.sock")
+        subprocess.run(self.ctl + ["start"], check=True, capture_output=True)
+        self.pid = self.process.pid
+
+    def interrupt(self):
+        subprocess.run(self.ctl + ["interrupt"], check=True, capture_output=True)
+
+    def status_round_trips(self, count=200):
+        """Milliseconds for one status request and its reply, on one connection."""
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.connect(self.control)
+        reader = connection.makefile("rb")
+        times = []
+        for index in range(count):
+            started = time.perf_counter()
+            connection.sendall(json.dumps({"v": 1, "id": str(index), "command": "status"}).encode() + b"\n")
+            reply = json.loads(reader.readline())
+            times.append((time.perf_counter() - started) * 1000)
+            assert reply.get("ok"), reply
+        connection.close()
+        return times
+
+    def stop(self):
+        subprocess.run(self.ctl + ["stop"], capture_output=True)
+        self.process.terminate()
+        self.process.wait()
+
+
+class SDK:
+    name = "official SDK"
+
+    def __init__(self, work, python, simulator, environment):
+        self.process = subprocess.Popen(
+            [str(python), str(ROOT / "benchmarks" / "sdk_client.py"), simulator.base_url],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(work / "sdk.log", "w"),
+            env=environment, text=True)
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the SDK did not start; see {work}/sdk.log")
+        self.pid = self.process.pid
+
+    def interrupt(self):
+        self.process.stdin.write("interrupt\n")
+        self.process.stdin.flush()
+
+    def stop(self):
+        try:
+            self.process.stdin.write("stop\n")
+            self.process.stdin.flush()
+            self.process.wait(timeout=10)
+        except (subprocess.TimeoutExpired, BrokenPipeError):
+            self.process.kill()
+            self.process.wait()
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def trials(system, simulator, microphone, microphone_monitor, speaker, count):
+    """Each trial: a spoken turn (capture to wire), the reply's burst (reply
+    start), speech over it (the agent's interruption), then a second reply
+    and a local interrupt. Returns milliseconds per figure."""
+    figures = {"capture to wire": [], "reply start": [], "interruption to silence": [], "local interrupt to silence": []}
+    for _ in range(count):
+        written = microphone.speak(0.6)
+        spoken = wait_for("the speech in the microphone", lambda: microphone_monitor.first_sound_after(written))
+        heard = simulator.first("the agent to hear the speech", "user_audio_chunk", spoken,
+                                lambda record: (record.get("rms_dbfs") or -200) > SPEECH_DBFS)
+        figures["capture to wire"].append((heard["received_at"] - spoken) * 1000)
+
+        reply = simulator.first("the reply's audio", "simulator.reply_audio_started", spoken)
+        sounded = wait_for("the reply on the speaker", lambda: speaker.first_sound_after(reply["received_at"]))
+        figures["reply start"].append((sounded - reply["received_at"]) * 1000)
+
+        time.sleep(1.0)  # a second of the reply heard, three still queued
+        over = microphone.speak(0.6)
+        interruption = simulator.first("the agent's interruption", "simulator.interruption_sent", over)
+        quiet = wait_for("silence after the interruption", lambda: speaker.silent_since(interruption["received_at"]))
+        figures["interruption to silence"].append((quiet - interruption["received_at"]) * 1000)
+
+        second = simulator.first("the second reply", "simulator.reply_audio_started", over)
+        wait_for("the second reply on the speaker", lambda: speaker.first_sound_after(second["received_at"]))
+        time.sleep(1.0)
+        asked = time.time()
+        system.interrupt()
+        quiet = wait_for("silence after the local interrupt", lambda: speaker.silent_since(asked))
+        figures["local interrupt to silence"].append((quiet - asked) * 1000)
+        time.sleep(0.5)
+    return figures
+
+
+def full_duplex_load(system, microphone, seconds):
+    """CPU seconds per minute and peak RSS while turns go on for `seconds`."""
+    before = cpu_seconds(system.pid)
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        microphone.speak(0.6)
+        time.sleep(5.0)
+    used = cpu_seconds(system.pid) - before
+    return used / (time.monotonic() - started) * 60, peak_rss_mib(system.pid)
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser.add_argument("--python", type=Path, required=True, help="Python with elevenlabs and pyaudio")
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--cpu-seconds", type=float, default=300, help="seconds of full duplex for CPU and RSS")
+    parser.add_argument("--command", default="scripts/benchmark", help="the command line recorded in BENCHMARKS.md")
+    arguments = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="voiceagent-benchmark-"))
+    audio = PacedAudio(work / "audio")
+    simulator = Simulator(work, arguments.bin / "voiceagent-simulator")
+    microphone = Microphone(audio.environment)
+    speaker = MonitorRecording(audio.environment, "speaker.monitor")
+    microphone_monitor = MonitorRecording(audio.environment, "mic.monitor")
+    results = {}
+    extra = {}
+    try:
+        for name, make in (
+            ("voiceagentd", lambda: Daemon(work, arguments.bin, simulator, audio.environment)),
+            ("official SDK", lambda: SDK(work, arguments.python, simulator, audio.environment)),
+        ):
+            print(f"== {name}: {arguments.trials} trials", flush=True)
+            system = make()
+            try:
+                figures = trials(system, simulator, microphone, microphone_monitor, speaker, arguments.trials)
+                print(f"== {name}: {arguments.cpu_seconds:.0f} s of full duplex", flush=True)
+                cpu, rss = full_duplex_load(system, microphone, arguments.cpu_seconds)
+                figures["CPU s per minute"] = [cpu]
+                figures["peak RSS MiB"] = [rss]
+                if isinstance(system, Daemon):
+                    extra["start to READY=1 (ms)"] = system.ready_ms
+                    round_trips = system.status_round_trips()
+                    extra["status round trip median (ms)"] = statistics.median(round_trips)
+                    extra["status round trip p95 (ms)"] = percentile(round_trips, 0.95)
+            finally:
+                system.stop()
+            results[name] = figures
+    finally:
+        speaker.stop()
+        microphone_monitor.stop()
+        microphone.stop()
+        simulator.stop()
+        audio.stop()
+    write_report(results, extra, arguments)
+
+
+GOALS = {
+    "capture to wire": lambda ours, sdk: ours <= 15,
+    "interruption to silence": lambda ours, sdk: ours <= 20 and ours * 8 <= sdk,
+    "CPU s per minute": lambda ours, sdk: ours * 5 <= sdk,
+    "peak RSS MiB": lambda ours, sdk: ours <= 25 * 1000 * 1000 / 2**20,
+}
+EXTRA_GOALS = {"start to READY=1 (ms)": 100, "status round trip median (ms)": 5}
+
+
+def write_report(results, extra, arguments):
+    ours, sdk = results["voiceagentd"], results["official SDK"]
+    rows = []
+    for figure in ours:
+        a, b = ours[figure], sdk[figure]
+        ma, mb = statistics.median(a), statistics.median(b)
+        goal = GOALS.get(figure)
+        rows.append((figure, ma, percentile(a, 0.95), mb, percentile(b, 0.95), mb / ma if ma else float("inf"),
+                     "" if goal is None else ("met" if goal(ma, mb) else "missed")))
+    lines = [
+        "# Benchmarks: voiceagentd and the official ElevenLabs Python SDK",
+        "",
+        f"Written by `{arguments.command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"on {platform.node()} ({os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}). "
+        "Do not edit: run the command again.",
+        "",
+        f"Both systems in one run, one after the other, against the bundled agent simulator (replies of 4 s sent in a burst, "
+        f"as the service does) on the same real-time paced devices: a private PulseAudio's null sinks reached through "
+        f"ALSA's pulse plugin. {arguments.trials} trials each; times in milliseconds (median / p95); the ratio is the SDK's "
+        "median over ours. Both the speaker and the microphone are timed at their sinks' monitors (recorded with parec), "
+        "with the same offsets for both systems. CPU is user plus system time of the one process (voiceagentd, or the "
+        "Python running the SDK) over the full-duplex phase; RSS is its VmHWM.",
+        "",
+        "| figure | voiceagentd median | p95 | official SDK median | p95 | SDK / ours | goal |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for figure, ma, pa, mb, pb, ratio, goal in rows:
+        lines.append(f"| {figure} | {ma:.1f} | {pa:.1f} | {mb:.1f} | {pb:.1f} | {ratio:.1f}× | {goal} |")
+    lines += ["", "voiceagentd alone:", "", "| figure | value | goal |", "|---|---|---|"]
+    for figure, value in extra.items():
+        bound = EXTRA_GOALS.get(figure)
+        verdict = "" if bound is None else ("met" if value <= bound else "missed") + f" (≤ {bound})"
+        lines.append(f"| {figure} | {value:.2f} | {verdict} |")
+    lines += ["", "![latency distributions](benchmarks.png)", ""]
+    report = "\n".join(lines)
+    (ROOT / "BENCHMARKS.md").write_text(report)
+    print(report)
+    plot(results)
+
+
+def plot(results):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = ["capture to wire", "reply start", "interruption to silence", "local interrupt to silence"]
+    fig, axes = plt.subplots(1, len(figures), figsize=(4 * len(figures), 4))
+    for axis, figure in zip(axes, figures):
+        axis.boxplot([results["voiceagentd"][figure], results["official SDK"][figure]], tick_labels=["voiceagentd", "SDK"])
+        axis.set_title(figure)
+        axis.set_ylabel("ms")
+    fig.tight_layout()
+    fig.savefig(ROOT / "benchmarks.png", dpi=100)
+
+
+if __name__ == "__main__":
+    main()
