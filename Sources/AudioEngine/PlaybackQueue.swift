@@ -63,13 +63,14 @@ final class PlaybackQueue: @unchecked Sendable {
         var closed: Bool
     }
 
-    /// Copies up to `buffer.count` samples, waiting until some are queued,
-    /// the queue is cleared or closed, or `timeout` passes.
-    func take(into buffer: UnsafeMutableBufferPointer<Int16>, timeout: TimeInterval, knownGeneration: UInt64) -> Take {
+    /// Copies up to `buffer.count` samples, waiting until some are queued
+    /// or the queue is cleared or closed. Between replies the playback
+    /// thread sleeps here without waking.
+    func take(into buffer: UnsafeMutableBufferPointer<Int16>, knownGeneration: UInt64) -> Take {
         condition.lock()
         defer { condition.unlock() }
-        if count == 0, !closed, generation == knownGeneration {
-            _ = condition.wait(until: Date(timeIntervalSinceNow: timeout))
+        while count == 0, !closed, generation == knownGeneration {
+            condition.wait()
         }
         let taken = min(count, buffer.count)
         for index in 0..<taken {

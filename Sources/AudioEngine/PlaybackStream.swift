@@ -50,12 +50,11 @@ final class PlaybackStream: Sendable {
     private func run(on opened: PCMDevice) {
         var pcm = opened
         var period = [Int16](repeating: 0, count: pcm.periodFrames)
-        let periodSeconds = Double(pcm.periodFrames) / Double(sampleRate)
         var generation: UInt64 = 0
         var starved = true
         while isRunning {
             let take = period.withUnsafeMutableBufferPointer {
-                queue.take(into: $0, timeout: periodSeconds, knownGeneration: generation)
+                queue.take(into: $0, knownGeneration: generation)
             }
             if take.closed { break }
             if take.generation != generation {

@@ -8,7 +8,7 @@ func json(_ text: String) throws -> JSONValue {
 }
 
 func encoded(_ message: ClientMessage) throws -> JSONValue {
-    try json(JSONWire.encode(message))
+    try json(message.frameText())
 }
 
 @Suite("Client messages carry the protocol's exact field names")
@@ -62,7 +62,7 @@ struct ClientMessageTests {
         ]
         for (message, expected) in cases {
             #expect(try encoded(message) == json(expected), "\(message)")
-            #expect(try JSONWire.decode(ClientMessage.self, from: Data(JSONWire.encode(message).utf8)) == message)
+            #expect(try JSONWire.decode(ClientMessage.self, from: Data(message.frameText().utf8)) == message)
         }
     }
 }

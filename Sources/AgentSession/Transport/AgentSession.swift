@@ -297,7 +297,7 @@ public actor AgentSession {
     private func write(_ message: ClientMessage) async {
         guard let outbound else { return }
         do {
-            try await outbound.write(.text(try JSONWire.encode(message)))
+            try await outbound.write(.text(try message.frameText()))
         } catch {
             logger.debug("could not send \(message.type ?? "user_audio_chunk")", metadata: ["error": "\(error)"])
         }
