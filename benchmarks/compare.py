@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import random
 import re
 import signal
 import socket
@@ -87,8 +88,11 @@ class Microphone:
                 piece, started = (self.pending.pop(0) if self.pending else (silence, None))
             if started is not None:
                 started.append(time.time())
-            self.process.stdin.write(piece)
-            self.process.stdin.flush()
+            try:
+                self.process.stdin.write(piece)
+                self.process.stdin.flush()
+            except BrokenPipeError:
+                raise RuntimeError("pacat, the microphone's feed, has exited: did the sound server crash?")
             next_time += 0.01
             time.sleep(max(0.0, next_time - time.monotonic()))
 
@@ -106,7 +110,7 @@ class Microphone:
     def stop(self):
         self.running = False
         self.thread.join()
-        self.process.stdin.close()
+        self.process.kill()
         self.process.wait()
 
 
@@ -298,6 +302,9 @@ def trials(system, simulator, microphone, microphone_monitor, speaker, count):
     and a local interrupt. Returns milliseconds per figure."""
     figures = {"capture to wire": [], "reply start": [], "interruption to silence": [], "local interrupt to silence": []}
     for _ in range(count):
+        # A random phase against the capture buffers (the SDK's are 250 ms):
+        # trials in lockstep with them would all measure the same point.
+        time.sleep(random.uniform(0.0, 0.25))
         written = microphone.speak(0.6)
         spoken = wait_for("the speech in the microphone", lambda: microphone_monitor.first_sound_after(written))
         heard = simulator.first("the agent to hear the speech", "user_audio_chunk", spoken,
