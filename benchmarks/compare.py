@@ -8,6 +8,7 @@ Run through scripts/benchmark, which installs and builds what this needs.
 
 import argparse
 import array
+import bisect
 import json
 import math
 import os
@@ -123,7 +124,9 @@ class MonitorRecording:
             ["parec", f"--device={device}", "--format=s16le", f"--rate={RATE}", "--channels=1", "--latency-msec=5"],
             stdout=subprocess.PIPE, env=environment)
         self.samples = array.array("h")
-        self.arrivals = []  # (wall time, samples so far)
+        self.arrival_times = []  # wall time of each read ...
+        self.arrival_counts = []  # ... and the samples received by then
+        self.last_sound = None  # index of the latest non-zero sample
         self.lock = threading.Lock()
         threading.Thread(target=self.read, daemon=True).start()
 
@@ -133,26 +136,26 @@ class MonitorRecording:
             if not data:
                 return
             now = time.time()
+            piece = array.array("h", data[: len(data) // 2 * 2])
             with self.lock:
-                self.samples.frombytes(data[: len(data) // 2 * 2])
-                self.arrivals.append((now, len(self.samples)))
+                loud = [index for index, sample in enumerate(piece) if sample != 0]
+                if loud:
+                    self.last_sound = len(self.samples) + loud[-1]
+                self.samples.extend(piece)
+                self.arrival_times.append(now)
+                self.arrival_counts.append(len(self.samples))
 
     def time_of(self, index):
         """When sample `index` left the speaker (its arrival at the monitor)."""
-        for arrived, count in self.arrivals:
-            if count > index:
-                return arrived - (count - 1 - index) / RATE
-        return None
+        read = bisect.bisect_right(self.arrival_counts, index)
+        return self.arrival_times[read] - (self.arrival_counts[read] - 1 - index) / RATE
 
     def first_sound_after(self, moment):
         with self.lock:
-            for arrived, count in self.arrivals:
-                if arrived >= moment:
-                    start = max(0, count - 320)
-                    break
-            else:
+            read = bisect.bisect_left(self.arrival_times, moment)
+            if read == len(self.arrival_times):
                 return None
-            for index in range(start, len(self.samples)):
+            for index in range(max(0, self.arrival_counts[read] - 320), len(self.samples)):
                 if self.samples[index] != 0 and self.time_of(index) >= moment:
                     return self.time_of(index)
         return None
@@ -160,19 +163,14 @@ class MonitorRecording:
     def silent_since(self, moment, quiet_for=0.3):
         """When the speaker went quiet after `moment`, once it has stayed so."""
         with self.lock:
-            if not self.arrivals or self.arrivals[-1][0] < moment + quiet_for:
+            if not self.arrival_times or self.arrival_times[-1] < moment + quiet_for:
                 return None
-            last = None
-            for index in range(len(self.samples) - 1, -1, -1):
-                if self.samples[index] != 0:
-                    last = index
-                    break
-            if last is None:
+            if self.last_sound is None:
                 return moment
-            heard_until = self.time_of(last)
-            if self.arrivals[-1][0] - heard_until < quiet_for:
+            heard_until = self.time_of(self.last_sound)
+            if self.arrival_times[-1] - heard_until < quiet_for:
                 return None
-            return max(heard_until, moment) if heard_until is not None else None
+            return max(heard_until, moment)
 
     def stop(self):
         self.process.terminate()
@@ -182,6 +180,9 @@ class MonitorRecording:
 class Simulator:
     def __init__(self, work, binary):
         self.record = work / "simulator.jsonl"
+        self.reader = None
+        self.partial = ""
+        self.seen = []
         self.log = open(work / "simulator.log", "w+")
         self.process = subprocess.Popen(
             [str(binary), "--port", "0", "--scenario", "conversation", "--first-message", "", "--delivery", "burst",
@@ -191,17 +192,16 @@ class Simulator:
             r"listening on (\S+)", (work / "simulator.log").read_text()))[1]
 
     def records(self, kind, after):
-        if not self.record.exists():
-            return []
-        found = []
-        for line in self.record.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if record["type"] == kind and record["received_at"] >= after:
-                found.append(record)
-        return found
+        """Reads only what the simulator appended since the last call: the
+        record grows by fifty lines a second and is polled every 5 ms."""
+        if self.reader is None:
+            if not self.record.exists():
+                return []
+            self.reader = open(self.record)
+        self.partial += self.reader.read()
+        *lines, self.partial = self.partial.split("\n")
+        self.seen.extend(json.loads(line) for line in lines if line)
+        return [record for record in self.seen if record["type"] == kind and record["received_at"] >= after]
 
     def first(self, what, kind, after, condition=lambda record: True, timeout=10):
         return wait_for(what, lambda: next((r for r in self.records(kind, after) if condition(r)), None), timeout)

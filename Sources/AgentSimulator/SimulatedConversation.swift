@@ -131,13 +131,18 @@ actor SimulatedConversation {
     private func userSpeech(_ observation: SpeechDetector.Observation) async {
         switch observation {
         case .speechStarted:
-            await recorder.record(RecordedMessage(conversationID: id, receivedAt: Date().timeIntervalSince1970, type: "simulator.speech_started"))
+            await noteItself("speech_started")
             try? await send(.vadScore(VADScoreEvent(vadScore: 1)))
             await interruptReplyIfAudible()
         case .turnEnded(let seconds):
             try? await send(.vadScore(VADScoreEvent(vadScore: 0)))
             await answer(userTranscript: String(format: "(%.1f seconds of speech)", seconds))
         }
+    }
+
+    /// Records something the simulator did or noticed, as `simulator.<what>`.
+    private func noteItself(_ what: String) async {
+        await recorder.record(RecordedMessage(conversationID: id, receivedAt: Date().timeIntervalSince1970, type: "simulator." + what))
     }
 
     // MARK: - Speaking
@@ -178,7 +183,7 @@ actor SimulatedConversation {
     private func sendAudio(_ chunks: [Data], eventID: EventID) async {
         let chunkDuration = Duration.milliseconds(configuration.chunkMilliseconds)
         var deadline = ContinuousClock.now
-        await recorder.record(RecordedMessage(conversationID: id, receivedAt: Date().timeIntervalSince1970, type: "simulator.reply_audio_started"))
+        await noteItself("reply_audio_started")
         for chunk in chunks {
             guard !Task.isCancelled else { return }
             try? await send(.audio(AudioEvent(audioBase64: chunk.base64EncodedString(), eventID: eventID)))
@@ -194,7 +199,7 @@ actor SimulatedConversation {
         guard let reply, ContinuousClock.now < reply.audibleUntil else { return }
         reply.task.cancel()
         self.reply = nil
-        await recorder.record(RecordedMessage(conversationID: id, receivedAt: Date().timeIntervalSince1970, type: "simulator.interruption_sent"))
+        await noteItself("interruption_sent")
         try? await send(.interruption(InterruptionEvent(eventID: reply.eventID)))
     }
 

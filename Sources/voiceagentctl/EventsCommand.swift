@@ -1,7 +1,6 @@
 import ArgumentParser
 import ControlProtocol
 import FoundationEssentials
-import Glibc
 
 struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -37,7 +37,7 @@ public actor PacedAudioServer {
             """.write(toFile: alsaConfiguration, atomically: true, encoding: .utf8)
         _ = try await runProgram(
             "/usr/bin/pulseaudio",
-            ["-n", "-F", directory + "/default.pa", "--daemonize=yes", "--exit-idle-time=20", "--log-target=file:\(directory)/pulseaudio.log"],
+            ["-n", "-F", directory + "/default.pa", "--daemonize=yes", "--exit-idle-time=20", "--disable-shm=yes", "--log-target=file:\(directory)/pulseaudio.log"],
             environment: ["HOME": directory + "/home", "XDG_RUNTIME_DIR": directory + "/runtime"])
         let deadline = ContinuousClock.now + .seconds(15)
         while try await !isRunning() {
