@@ -1,45 +1,40 @@
+import DequeModule
 import Foundation
 
-/// The agent's speech waiting to be played: a fixed ring of samples shared
-/// by the session (producer) and the playback thread (consumer).
+/// The agent's speech waiting to be played, shared by the session
+/// (producer) and the playback thread (consumer). It holds at most
+/// `capacity` samples, but its memory follows what is queued: a fixed ring
+/// of two minutes would keep 3.7 MB resident through every conversation.
 ///
 /// `@unchecked Sendable`: every stored property is read and written only
 /// while `condition` is locked; the condition also wakes the consumer.
 final class PlaybackQueue: @unchecked Sendable {
     private let condition = NSCondition()
-    private var ring: [Int16]
-    private var head = 0
-    private var count = 0
+    private let capacity: Int
+    private var samples = Deque<Int16>()
     private var generation: UInt64 = 0
     private var clearedAt = ContinuousClock.now
     private var closed = false
     private(set) var overflowedSamples = 0
 
     init(capacity: Int) {
-        ring = [Int16](repeating: 0, count: capacity)
+        self.capacity = capacity
     }
 
     /// Appends samples; what does not fit is dropped and counted.
-    func append(_ samples: some Collection<Int16>) {
+    func append(_ newSamples: some Collection<Int16>) {
         condition.lock()
         defer { condition.unlock() }
-        var tail = (head + count) % ring.count
-        for sample in samples {
-            guard count < ring.count else {
-                overflowedSamples += 1
-                continue
-            }
-            ring[tail] = sample
-            tail = tail + 1 == ring.count ? 0 : tail + 1
-            count += 1
-        }
+        let accepted = min(newSamples.count, capacity - samples.count)
+        samples.append(contentsOf: newSamples.prefix(accepted))
+        overflowedSamples += newSamples.count - accepted
         condition.signal()
     }
 
     /// Forgets everything queued and tells the consumer to silence the device.
     func clear() {
         condition.lock()
-        count = 0
+        samples.removeAll()
         generation &+= 1
         clearedAt = .now
         condition.signal()
@@ -69,21 +64,18 @@ final class PlaybackQueue: @unchecked Sendable {
     func take(into buffer: UnsafeMutableBufferPointer<Int16>, knownGeneration: UInt64) -> Take {
         condition.lock()
         defer { condition.unlock() }
-        while count == 0, !closed, generation == knownGeneration {
+        while samples.isEmpty, !closed, generation == knownGeneration {
             condition.wait()
         }
-        let taken = min(count, buffer.count)
-        for index in 0..<taken {
-            buffer[index] = ring[(head + index) % ring.count]
-        }
-        head = (head + taken) % ring.count
-        count -= taken
+        let taken = min(samples.count, buffer.count)
+        _ = buffer.update(fromContentsOf: samples.prefix(taken))
+        samples.removeFirst(taken)
         return Take(samples: taken, generation: generation, clearedAt: clearedAt, closed: closed)
     }
 
     var queuedSamples: Int {
         condition.lock()
         defer { condition.unlock() }
-        return count
+        return samples.count
     }
 }

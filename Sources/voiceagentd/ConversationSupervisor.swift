@@ -214,11 +214,7 @@ actor ConversationSupervisor {
             await session.stop()
             return
         }
-        Task {
-            for await chunk in chunks {
-                await session.sendUserAudio(chunk)
-            }
-        }
+        Task { await session.streamUserAudio(chunks) }
         notifier.status("in conversation \(metadata.conversationID)")
         current?.waitingForStart?.resume(
             returning: .success(

@@ -27,6 +27,7 @@ public enum PCMCodec {
     }
 
     /// Root-mean-square level in dBFS; silence is -infinity.
+    @inlinable
     public static func rmsDBFS(_ samples: some Collection<Int16>) -> Double {
         guard !samples.isEmpty else { return -.infinity }
         let sumOfSquares = samples.reduce(0.0) { $0 + Double($1) * Double($1) }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import NIOSSL
 import NIOWebSocket
 import WSClient
@@ -17,6 +18,7 @@ public actor AgentSession {
     private let audioSink: any AgentAudioSink
     private let tools: ToolInvocation
     private let logger: Logger
+    private nonisolated let socketExecutor = EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())
 
     private var machine = ConversationStateMachine()
     private var nextSeq: UInt64 = 1
@@ -49,7 +51,7 @@ public actor AgentSession {
         let timeout = configuration.connectTimeout
         return await withCheckedContinuation { continuation in
             completion = continuation
-            background.append(Task { await self.connectAndServe() })
+            background.append(Task(executorPreference: socketExecutor) { await self.connectAndServe() })
             background.append(
                 Task {
                     try? await Task.sleep(for: timeout)
@@ -97,6 +99,18 @@ public actor AgentSession {
         return true
     }
 
+    /// Streams microphone chunks until `chunks` ends. It runs on the socket's
+    /// event loop: a chunk goes from the capture thread to the socket with
+    /// one thread switch, where a hop through the shared pool costs another
+    /// wake-up fifty times a second.
+    public nonisolated func streamUserAudio(_ chunks: AsyncStream<Data>) async {
+        await withTaskExecutorPreference(socketExecutor) {
+            for await chunk in chunks {
+                await sendUserAudio(chunk)
+            }
+        }
+    }
+
     /// Sends a user-side message (text, contextual update, activity, feedback).
     public func send(_ message: ClientMessage) async throws(AgentSessionError) {
         guard machine.phase == .active, outbound != nil else { throw .notActive }
@@ -141,6 +155,7 @@ public actor AgentSession {
                 url: url,
                 configuration: socketConfiguration,
                 tlsConfiguration: try tlsConfiguration(),
+                eventLoopGroup: socketExecutor.eventLoop,
                 logger: logger
             ) { inbound, outbound, _ in
                 try await self.serve(inbound: inbound, outbound: outbound)
