@@ -99,12 +99,16 @@ class Microphone:
             time.sleep(max(0.0, next_time - time.monotonic()))
 
     def speak(self, seconds):
+        """Queues a tone of `seconds`. It starts at a random sample of its
+        first 10 ms piece: on the feed's 10 ms grid alone its onset would
+        meet 20 ms capture buffers at only two points."""
         frame = RATE // 100
+        samples = array.array("h", [0] * random.randrange(frame))
+        samples.extend(int(math.sin(index * 0.2) * 12000) for index in range(int(seconds * RATE)))
+        samples.extend([0] * (-len(samples) % frame))
+        data = samples.tobytes()
         started = []
-        pieces = []
-        for index in range(int(seconds * 100)):
-            samples = array.array("h", (int(math.sin((index * frame + i) * 0.2) * 12000) for i in range(frame)))
-            pieces.append((samples.tobytes(), started if index == 0 else None))
+        pieces = [(data[offset:offset + 2 * frame], started if offset == 0 else None) for offset in range(0, len(data), 2 * frame)]
         with self.lock:
             self.pending.extend(pieces)
         return wait_for("the tone to be written", lambda: started and started[0])
