@@ -173,9 +173,8 @@ class MonitorRecording:
             start = self.arrival_counts[read - 1] if read else 0
             for index in range(start, len(self.samples)):
                 if self.samples[index] != 0:
-                    if self.arrival_times[-1] < self.time_of(index) + settle:
-                        return None
-                    return self.time_of(index)
+                    sounded = self.time_of(index)
+                    return sounded if self.arrival_times[-1] >= sounded + settle else None
         return None
 
     def silent_since(self, moment, quiet_for=0.3):
@@ -200,7 +199,7 @@ class Simulator:
         self.record = work / "simulator.jsonl"
         self.reader = None
         self.partial = ""
-        self.seen = []
+        self.seen = {}  # type -> records in the order received
         self.log = open(work / "simulator.log", "w+")
         self.process = subprocess.Popen(
             [str(binary), "--port", "0", "--scenario", "conversation", "--first-message", "", "--delivery", "burst",
@@ -211,15 +210,20 @@ class Simulator:
 
     def records(self, kind, after):
         """Reads only what the simulator appended since the last call: the
-        record grows by fifty lines a second and is polled every 5 ms."""
+        record grows by fifty lines a second and is polled every 5 ms, on
+        the cores the measured systems run on."""
         if self.reader is None:
             if not self.record.exists():
                 return []
             self.reader = open(self.record)
         self.partial += self.reader.read()
         *lines, self.partial = self.partial.split("\n")
-        self.seen.extend(json.loads(line) for line in lines if line)
-        return [record for record in self.seen if record["type"] == kind and record["received_at"] >= after]
+        for line in lines:
+            if line:
+                record = json.loads(line)
+                self.seen.setdefault(record["type"], []).append(record)
+        of_kind = self.seen.get(kind, [])
+        return of_kind[bisect.bisect_left(of_kind, after, key=lambda record: record["received_at"]):]
 
     def first(self, what, kind, after, condition=lambda record: True, timeout=10):
         return wait_for(what, lambda: next((r for r in self.records(kind, after) if condition(r)), None), timeout)

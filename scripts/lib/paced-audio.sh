@@ -12,8 +12,8 @@ load-module module-native-protocol-unix auth-anonymous=1 socket=$dir/pulse/runti
 load-module module-null-sink sink_name=speaker rate=16000 channels=1 sink_properties=device.description=voiceagent-speaker
 load-module module-null-sink sink_name=mic rate=16000 channels=1 sink_properties=device.description=voiceagent-mic
 PA
-    # Without shared memory: PulseAudio 16's memfd path crashed its null sink
-    # after minutes of several clients (pulseaudio issue 824).
+    # Without shared memory: on this project's machine PulseAudio 16's memfd
+    # path crashed its null sink after minutes with several clients.
     export PULSE_SERVER="unix:$dir/pulse/runtime/native"
     HOME="$dir/pulse/home" XDG_RUNTIME_DIR="$dir/pulse/runtime" \
         pulseaudio -n -F "$dir/pulse/default.pa" --daemonize=no --exit-idle-time=-1 --disallow-exit --disable-shm=yes \
