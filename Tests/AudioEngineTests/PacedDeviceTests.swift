@@ -95,11 +95,17 @@ struct PacedDeviceTests {
     @Test func playbackRecoversFromAnUnderrunInTheMiddleOfAReply() async throws {
         let engine = pacedEngine()
         try await engine.start(input: .pcm16000, output: .pcm16000) { _ in }
-        let reply = (0..<48_000).map { Int16(sin(Double($0) * 0.3) * 9000) | 1 }
+        let reply = (0..<128_000).map { Int16(sin(Double($0) * 0.3) * 9000) | 1 }
         engine.play(AgentAudioChunk(samples: PCMCodec.bytes(from: reply, format: .pcm16000), format: .pcm16000, eventID: EventID(1)))
         try await waitFor("half a second of the reply played") { engine.currentStatistics.framesPlayed >= 8000 }
-        try await PacedAudioServer.engineTests.stall(for: .milliseconds(400))
-        try await waitFor("the underrun to be counted") { engine.currentStatistics.xruns >= 1 }
+        // After a stall the server renders the missed time at once; the
+        // stream runs dry only if that wins the race with the client's
+        // refill, which under load can take more than one stall.
+        for _ in 0..<4 where engine.currentStatistics.xruns == 0 {
+            try await PacedAudioServer.engineTests.stall(for: .milliseconds(400))
+            try? await waitFor("the underrun to be counted", timeout: .seconds(1)) { engine.currentStatistics.xruns >= 1 }
+        }
+        #expect(engine.currentStatistics.xruns >= 1, "a stall of the sound server underran the speaker")
         try await waitFor("the rest of the reply to play") { engine.currentStatistics.framesPlayed >= reply.count }
         await engine.stop()
         #expect(engine.currentStatistics.deviceLosses == 0, "an underrun is recovered in place, not treated as a lost device")
