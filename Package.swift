@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "AgentSimulator", targets: ["AgentSimulator"]),
         .library(name: "ControlProtocol", targets: ["ControlProtocol"]),
         .library(name: "AudioEngine", targets: ["AudioEngine"]),
+        .library(name: "AudioCodec", targets: ["AudioCodec"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -44,9 +45,16 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // struct ucred as Swift can see it, checked against glibc's.
+        .target(name: "CLinuxCredentials"),
+        .target(
+            name: "AudioCodec",
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "AgentSession",
             dependencies: [
+                "AudioCodec",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -61,7 +69,7 @@ let package = Package(
         ),
         .target(
             name: "AudioEngine",
-            dependencies: ["CALSA", "AgentSession", .product(name: "DequeModule", package: "swift-collections")],
+            dependencies: ["CALSA", "AudioCodec", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -96,7 +104,7 @@ let package = Package(
         .executableTarget(
             name: "voiceagentd",
             dependencies: [
-                "AgentSession", "AudioEngine", "ControlProtocol", "CSystemd",
+                "AgentSession", "AudioCodec", "AudioEngine", "ControlProtocol", "CSystemd", "CLinuxCredentials",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -121,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "voiceagent-audio-benchmark",
             dependencies: [
-                "AudioEngine", "AgentSession",
+                "AudioEngine", "AudioCodec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -143,7 +151,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AudioEngineTests",
-            dependencies: ["AudioEngine", "AgentSession", "PacedAudioFixture"],
+            dependencies: ["AudioEngine", "AudioCodec", "PacedAudioFixture"],
             swiftSettings: strictSettings
         ),
         .testTarget(

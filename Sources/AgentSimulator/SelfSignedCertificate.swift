@@ -7,7 +7,9 @@ public struct SelfSignedCertificate: Sendable {
     public let certificatePath: String
     public let keyPath: String
 
-    public static func generate(in directory: String) throws -> SelfSignedCertificate {
+    /// A certificate for `names` (an openssl subjectAltName list), by
+    /// default this machine's loopback names.
+    public static func generate(in directory: String, names: String = "DNS:localhost,IP:127.0.0.1") throws -> SelfSignedCertificate {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let certificate = SelfSignedCertificate(
             certificatePath: directory + "/simulator-cert.pem", keyPath: directory + "/simulator-key.pem")
@@ -15,7 +17,7 @@ public struct SelfSignedCertificate: Sendable {
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         openssl.arguments = [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "7",
-            "-subj", "/CN=voiceagent-simulator", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-subj", "/CN=voiceagent-simulator", "-addext", "subjectAltName=" + names,
             "-keyout", certificate.keyPath, "-out", certificate.certificatePath,
         ]
         openssl.standardOutput = FileHandle.nullDevice

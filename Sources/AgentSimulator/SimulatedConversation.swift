@@ -14,7 +14,7 @@ actor SimulatedConversation {
     private let logger: Logger
     private var detector: SpeechDetector
     private var nextEventID = 1
-    private var reply: (eventID: EventID, text: String, audibleUntil: ContinuousClock.Instant, task: Task<Void, Never>)?
+    private var reply: (audibleUntil: ContinuousClock.Instant, task: Task<Void, Never>)?
     private var pingsInFlight: [EventID: ContinuousClock.Instant] = [:]
     private var lastRoundTripMs: Double?
     private var toolAnswers: [String: CheckedContinuation<ClientToolResult?, Never>] = [:]
@@ -176,7 +176,7 @@ actor SimulatedConversation {
         let sent = Array(chunks.prefix(stopAfterChunks ?? chunks.count))
         let audibleUntil = ContinuousClock.now + .seconds(configuration.replySeconds)
         let task = Task { await self.sendAudio(sent, eventID: eventID) }
-        reply = (eventID, text, audibleUntil, task)
+        reply = (audibleUntil, task)
         return task
     }
 
@@ -186,7 +186,8 @@ actor SimulatedConversation {
         await noteItself("reply_audio_started")
         for chunk in chunks {
             guard !Task.isCancelled else { return }
-            try? await send(.audio(AudioEvent(audioBase64: chunk.base64EncodedString(), eventID: eventID)))
+            let chunkID = configuration.audioEventIDs == .perChunk ? takeEventID() : eventID
+            try? await send(.audio(AudioEvent(audioBase64: chunk.base64EncodedString(), eventID: chunkID)))
             if configuration.delivery == .paced {
                 deadline += chunkDuration
                 try? await Task.sleep(until: deadline)
@@ -200,7 +201,9 @@ actor SimulatedConversation {
         reply.task.cancel()
         self.reply = nil
         await noteItself("interruption_sent")
-        try? await send(.interruption(InterruptionEvent(eventID: reply.eventID)))
+        // Covers every id given out so far: with per-chunk ids, the reply's
+        // last chunk, not only its first.
+        try? await send(.interruption(InterruptionEvent(eventID: EventID(nextEventID - 1))))
     }
 
     // MARK: - Scenarios
@@ -221,7 +224,7 @@ actor SimulatedConversation {
             try await sendMalformedFrames()
             await greet()
         case .oversized:
-            let padding = String(repeating: "a", count: AgentSessionConfiguration.maxMessageSize)
+            let padding = String(repeating: "a", count: configuration.oversizedMessageBytes - 80)
             try await outbound.write(.text(#"{"type":"agent_response","agent_response_event":{"agent_response":"\#(padding)","event_id":1}}"#))
         case .error1002:
             try await fail(code: 1002, reason: "inactivity_timeout", message: "No user input for 60 seconds")

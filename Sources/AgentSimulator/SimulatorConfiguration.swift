@@ -13,7 +13,7 @@ public enum SimulatorScenario: String, Sendable, CaseIterable {
     case allEvents = "all-events"
     /// Sends every kind of malformed frame, then goes on as `conversation`.
     case malformed
-    /// Sends a frame over the protocol's 16 MiB limit.
+    /// Sends a message of `oversizedMessageBytes`, over the protocol's 16 MiB limit.
     case oversized
     /// An `error` message, then a close with 1002, 1008 or 1011.
     case error1002 = "error-1002"
@@ -33,6 +33,15 @@ public enum ReplyDelivery: String, Sendable, CaseIterable {
     case burst
 }
 
+/// How reply audio messages are numbered. Both are valid: event ids only
+/// have to increase through the conversation.
+public enum AudioEventIDs: String, Sendable, CaseIterable {
+    /// Every audio message of a reply carries the reply's id.
+    case perReply = "per-reply"
+    /// Every audio message takes the next id.
+    case perChunk = "per-chunk"
+}
+
 public struct SimulatorConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// 0 picks a free port.
@@ -43,6 +52,7 @@ public struct SimulatorConfiguration: Sendable {
     public var inputFormat = AudioFormat.pcm16000
     public var outputFormat = AudioFormat.pcm16000
     public var delivery = ReplyDelivery.burst
+    public var audioEventIDs = AudioEventIDs.perReply
     public var replySeconds = 2.0
     public var chunkMilliseconds = 100
     public var pingInterval = Duration.seconds(2)
@@ -55,6 +65,8 @@ public struct SimulatorConfiguration: Sendable {
     public var requiredDynamicVariables: [String] = []
     public var toolName = "get_weather"
     public var toolParameters: [String: JSONValue] = ["city": .string("Paris")]
+    /// The size of the oversized scenario's message.
+    public var oversizedMessageBytes = AgentSessionConfiguration.maxMessageSize + 100
     /// PEM certificate and key: serve HTTPS and WSS.
     public var tlsCertificatePath: String?
     public var tlsKeyPath: String?

@@ -1,26 +1,36 @@
-import AgentSession
+import AudioCodec
 import Foundation
 import Synchronization
 
-/// The sound card side of a conversation: capture to the agent, playback
-/// from it, interrupts that silence within one period, counters and levels.
-public final class AudioEngine: AgentAudioSink {
+/// The sound card side of one conversation: capture to the agent, playback
+/// from it, interrupts that silence within one period, and an account of
+/// every frame of agent audio: played, or dropped with its reason.
+public final class AudioEngine: Sendable {
     public let configuration: AudioDeviceConfiguration
     private let statistics = SharedStatistics()
     private let report: @Sendable (AudioEngineEvent) -> Void
-    private let streams = Mutex<(playback: PlaybackStream?, capture: CaptureStream?)>((nil, nil))
-    private let muted = Atomic(false)
+    private let streams = Mutex<OpenStreams?>(nil)
+    private let muted: Atomic<Bool>
 
-    public init(configuration: AudioDeviceConfiguration, onEvent: @escaping @Sendable (AudioEngineEvent) -> Void = { _ in }) {
+    private struct OpenStreams {
+        let playback: PlaybackStream
+        let capture: CaptureStream
+    }
+
+    public init(
+        configuration: AudioDeviceConfiguration, muted: Bool = false, onEvent: @escaping @Sendable (AudioEngineEvent) -> Void = { _ in }
+    ) {
         self.configuration = configuration
+        self.muted = Atomic(muted)
         self.report = onEvent
+        statistics.update { $0.muted = muted }
     }
 
     /// Opens both devices in the formats the agent negotiated. Captured
-    /// chunks go to `deliver`, on the capture thread. Throws a clear error
-    /// naming the device when one cannot be opened.
-    public func start(input: AudioFormat, output: AudioFormat, deliver: @escaping @Sendable (Data) -> Void) async throws {
-        await stop()
+    /// chunks go to `deliver`, on the capture thread, already encoded in
+    /// `input`. Throws a clear error naming the device when one cannot be
+    /// opened.
+    public func open(input: AudioFormat, output: AudioFormat, deliver: @escaping @Sendable (Data) -> Void) async throws {
         let playback = PlaybackStream(configuration: configuration, sampleRate: output.sampleRate, statistics: statistics, report: report)
         try await playback.start()
         let capture = CaptureStream(
@@ -32,42 +42,50 @@ public final class AudioEngine: AgentAudioSink {
             await playback.stop()
             throw error
         }
-        streams.withLock { $0 = (playback, capture) }
+        streams.withLock { $0 = OpenStreams(playback: playback, capture: capture) }
     }
 
-    /// Closes both devices.
-    public func stop() async {
-        let (playback, capture) = streams.withLock { current in
-            defer { current = (nil, nil) }
-            return current
+    /// Queues agent speech: `bytes` of samples in `format`.
+    public func play(_ bytes: Data, format: AudioFormat) {
+        guard let queue = streams.withLock({ $0?.playback.queue }) else {
+            statistics.update { $0.dropped.add(PCMCodec.sampleCount(bytes: bytes.count, format: format), .deviceNotReady) }
+            return
         }
-        await capture?.stop()
-        await playback?.stop()
+        let overflow = queue.append(PCMCodec.linearSamples(from: bytes, format: format))
+        statistics.update { $0.dropped.add(overflow, .queueOverflow) }
     }
 
-    public func play(_ chunk: AgentAudioChunk) {
-        guard let queue = streams.withLock({ $0.playback?.queue }) else { return }
-        switch chunk.format.encoding {
-        case .pcm:
-            chunk.samples.withUnsafeBytes { raw in
-                queue.append((0..<raw.count / 2).lazy.map { Int16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: Int16.self)) })
-            }
-        case .ulaw:
-            queue.append(chunk.samples.lazy.map(MuLaw.decode))
-        }
+    /// Counts agent audio that a layer above dropped before it got here.
+    public func discard(frames: Int, reason: DropReason) {
+        statistics.update { $0.dropped.add(frames, reason) }
     }
 
     /// Silences playback within one period and forgets what was queued.
     public func stopPlayback() {
-        guard let queue = streams.withLock({ $0.playback?.queue }) else { return }
-        let queued = queue.queuedSamples
-        queue.clear()
-        statistics.update { $0.framesDropped += queued }
+        guard let queue = streams.withLock({ $0?.playback.queue }) else { return }
+        let queued = queue.clear()
+        statistics.update { $0.dropped.add(queued, .interrupted) }
+    }
+
+    /// Lets what is queued play out, for at most `limit`; what is left then
+    /// is dropped. `stopPlayback` or `close` during the wait cut it short.
+    public func drain(atMost limit: Duration) async {
+        guard let playback = streams.withLock({ $0?.playback }) else { return }
+        await playback.drain(atMost: limit)
+    }
+
+    /// Closes both devices at once; agent audio not yet heard is counted as
+    /// dropped because the conversation ended.
+    public func close() async {
+        guard let open = streams.withLock({ $0.take() }) else { return }
+        async let capture: Void = open.capture.stop()
+        async let playback: Void = open.playback.stop()
+        _ = await (capture, playback)
     }
 
     public func setMuted(_ value: Bool) {
         muted.store(value, ordering: .relaxed)
-        streams.withLock { $0.capture }?.setMuted(value)
+        streams.withLock { $0?.capture }?.setMuted(value)
         statistics.update { $0.muted = value }
     }
 

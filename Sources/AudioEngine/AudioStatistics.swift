@@ -1,11 +1,13 @@
-/// What `status` shows of the sound card.
-public struct AudioStatistics: Sendable, Equatable, Codable {
+import AudioCodec
+
+/// What `status` shows of the sound card during one conversation.
+public struct AudioStatistics: Sendable, Equatable {
     public var framesCaptured = 0
     public var framesPlayed = 0
     /// Overruns and underruns in the middle of audio, recovered.
     public var xruns = 0
-    /// Agent audio thrown away by interrupts, in frames.
-    public var framesDropped = 0
+    /// Agent audio not played, in frames, by reason.
+    public var dropped = DroppedFrames()
     public var deviceLosses = 0
     /// RMS of the last captured and played period, in dBFS.
     public var inputLevelDBFS: Double?
@@ -16,17 +18,7 @@ public struct AudioStatistics: Sendable, Equatable, Codable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey {
-        case framesCaptured = "frames_captured"
-        case framesPlayed = "frames_played"
-        case xruns
-        case framesDropped = "frames_dropped"
-        case deviceLosses = "device_losses"
-        case inputLevelDBFS = "input_level_dbfs"
-        case outputLevelDBFS = "output_level_dbfs"
-        case muted
-        case lastInterruptToSilenceMs = "last_interrupt_to_silence_ms"
-    }
+    public var framesDropped: Int { dropped.total }
 }
 
 /// Something the audio side wants the daemon (and the user) to know.

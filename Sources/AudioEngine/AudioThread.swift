@@ -7,7 +7,7 @@ import Synchronization
 /// thread running `body` with it; `join` waits for `body` to return.
 final class AudioThread: Sendable {
     private let opened = Mutex<CheckedContinuation<Void, any Error>?>(nil)
-    private let exit = Mutex<(done: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    private let exit = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func start(
         name: String, open: @escaping @Sendable () throws -> PCMDevice, body: @escaping @Sendable (PCMDevice) -> Void
@@ -22,21 +22,23 @@ final class AudioThread: Sendable {
                 } catch {
                     opened.withLock { $0.take() }?.resume(throwing: error)
                 }
-                let waiter = exit.withLock { state -> CheckedContinuation<Void, Never>? in
+                let waiters = exit.withLock { state in
                     state.done = true
-                    return state.waiter.take()
+                    defer { state.waiters.removeAll() }
+                    return state.waiters
                 }
-                waiter?.resume()
+                for waiter in waiters { waiter.resume() }
             }
             thread.name = name
             thread.start()
         }
     }
 
+    /// Waits for `body` to return; any number of callers may wait.
     func join() async {
         await withCheckedContinuation { continuation in
             let done = exit.withLock { state -> Bool in
-                if !state.done { state.waiter = continuation }
+                if !state.done { state.waiters.append(continuation) }
                 return state.done
             }
             if done { continuation.resume() }

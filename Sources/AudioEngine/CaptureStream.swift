@@ -1,4 +1,4 @@
-import AgentSession
+import AudioCodec
 import Foundation
 import Glibc
 import Synchronization
@@ -81,17 +81,8 @@ final class CaptureStream: Sendable {
                 $0.inputLevelDBFS = level
                 $0.muted = isMuted
             }
-            deliver(encode(chunk[..<result]))
+            deliver(PCMCodec.bytes(from: chunk[..<result], format: format))
         }
         pcm.close()
-    }
-
-    private func encode(_ samples: ArraySlice<Int16>) -> Data {
-        switch format.encoding {
-        case .pcm:
-            samples.withUnsafeBytes { Data($0) }
-        case .ulaw:
-            Data(samples.lazy.map(MuLaw.encode))
-        }
     }
 }

@@ -97,6 +97,11 @@ final class PCMDevice {
         try Self.check(snd_pcm_prepare(handle), name, "prepare")
     }
 
+    /// Blocks until what the device holds has been played.
+    func drain() {
+        snd_pcm_drain(handle)
+    }
+
     /// Starts a stream whose last write was shorter than the start threshold.
     func startIfPrepared() {
         if snd_pcm_state(handle) == SND_PCM_STATE_PREPARED, snd_pcm_avail(handle) < bufferFrames {
@@ -110,8 +115,10 @@ final class PCMDevice {
         return snd_pcm_delay(handle, &delay) == 0 ? max(0, delay) : 0
     }
 
+    /// Closes at once, without waiting for what the device holds.
     func close() {
         if let handle {
+            snd_pcm_drop(handle)
             snd_pcm_close(handle)
             self.handle = nil
         }

@@ -14,36 +14,48 @@ final class PlaybackQueue: @unchecked Sendable {
     private var samples = Deque<Int16>()
     private var generation: UInt64 = 0
     private var clearedAt = ContinuousClock.now
-    private var closed = false
-    private(set) var overflowedSamples = 0
+    private var ending = Ending.no
+
+    /// Whether the consumer should stop, and when.
+    enum Ending {
+        case no
+        /// Once what is queued has been taken.
+        case afterDraining
+        /// At once.
+        case now
+    }
 
     init(capacity: Int) {
         self.capacity = capacity
     }
 
-    /// Appends samples; what does not fit is dropped and counted.
-    func append(_ newSamples: some Collection<Int16>) {
+    /// Appends samples; returns how many did not fit and were dropped.
+    func append(_ newSamples: some Collection<Int16>) -> Int {
         condition.lock()
         defer { condition.unlock() }
         let accepted = min(newSamples.count, capacity - samples.count)
         samples.append(contentsOf: newSamples.prefix(accepted))
-        overflowedSamples += newSamples.count - accepted
         condition.signal()
+        return newSamples.count - accepted
     }
 
-    /// Forgets everything queued and tells the consumer to silence the device.
-    func clear() {
+    /// Forgets everything queued and tells the consumer to silence the
+    /// device. Returns how many samples were forgotten.
+    func clear() -> Int {
         condition.lock()
+        defer { condition.unlock() }
+        let forgotten = samples.count
         samples.removeAll()
         generation &+= 1
         clearedAt = .now
         condition.signal()
-        condition.unlock()
+        return forgotten
     }
 
-    func close() {
+    /// Tells the consumer to stop: at once, or once the queue is empty.
+    func end(_ when: Ending) {
         condition.lock()
-        closed = true
+        if case .now = when { ending = .now } else if case .no = ending { ending = when }
         condition.signal()
         condition.unlock()
     }
@@ -55,22 +67,36 @@ final class PlaybackQueue: @unchecked Sendable {
         var generation: UInt64
         /// When the latest `clear` happened.
         var clearedAt: ContinuousClock.Instant
-        var closed: Bool
+        /// Nothing more will come: the consumer should stop.
+        var finished: Finish?
+    }
+
+    enum Finish {
+        /// Let the device play what it holds, then close.
+        case drain
+        /// Drop what the device holds and close.
+        case drop
     }
 
     /// Copies up to `buffer.count` samples, waiting until some are queued
-    /// or the queue is cleared or closed. Between replies the playback
+    /// or the queue is cleared or ended. Between replies the playback
     /// thread sleeps here without waking.
     func take(into buffer: UnsafeMutableBufferPointer<Int16>, knownGeneration: UInt64) -> Take {
         condition.lock()
         defer { condition.unlock() }
-        while samples.isEmpty, !closed, generation == knownGeneration {
+        while samples.isEmpty, case .no = ending, generation == knownGeneration {
             condition.wait()
         }
-        let taken = min(samples.count, buffer.count)
+        let finished: Finish? =
+            switch ending {
+            case .now: .drop
+            case .afterDraining where samples.isEmpty: .drain
+            case .afterDraining, .no: nil
+            }
+        let taken = finished == nil ? min(samples.count, buffer.count) : 0
         _ = buffer.update(fromContentsOf: samples.prefix(taken))
         samples.removeFirst(taken)
-        return Take(samples: taken, generation: generation, clearedAt: clearedAt, closed: closed)
+        return Take(samples: taken, generation: generation, clearedAt: clearedAt, finished: finished)
     }
 
     var queuedSamples: Int {

@@ -1,4 +1,4 @@
-import AgentSession
+import AudioCodec
 import Foundation
 import Glibc
 import Synchronization
@@ -32,10 +32,29 @@ final class PlaybackStream: Sendable {
         try await thread.start(name: "voiceagent-playback", open: open) { self.run(on: $0) }
     }
 
+    /// Plays what is queued to the end, then closes; stops at once when
+    /// that takes longer than `limit`.
+    func drain(atMost limit: Duration) async {
+        queue.end(.afterDraining)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.thread.join() }
+            group.addTask {
+                if (try? await Task.sleep(for: limit)) != nil { self.stopNow() }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Stops at once; what was not heard is counted as dropped.
     func stop() async {
-        running.store(false, ordering: .relaxed)
-        queue.close()
+        stopNow()
         await thread.join()
+    }
+
+    private func stopNow() {
+        running.store(false, ordering: .relaxed)
+        queue.end(.now)
     }
 
     private var isRunning: Bool { running.load(ordering: .relaxed) }
@@ -52,21 +71,23 @@ final class PlaybackStream: Sendable {
         var period = [Int16](repeating: 0, count: pcm.periodFrames)
         var generation: UInt64 = 0
         var starved = true
+        var finish = PlaybackQueue.Finish.drop
         while isRunning {
             let take = period.withUnsafeMutableBufferPointer {
                 queue.take(into: $0, knownGeneration: generation)
             }
-            if take.closed { break }
+            if let finished = take.finished {
+                finish = finished
+                break
+            }
             if take.generation != generation {
                 // Interrupted: what the device still holds must not be heard.
                 generation = take.generation
-                let pending = pcm.pendingFrames
-                statistics.update { $0.framesDropped += pending }
-                if (try? pcm.dropAndPrepare()) == nil, let reopened = reopen(after: pcm) {
+                if let reopened = silence(pcm, reason: .interrupted) {
                     pcm = reopened
                 }
                 let silencedAfter = ContinuousClock.now - take.clearedAt
-                statistics.update { $0.lastInterruptToSilenceMs = Double(silencedAfter.components.attoseconds) / 1e15 + Double(silencedAfter.components.seconds) * 1000 }
+                statistics.update { $0.lastInterruptToSilenceMs = silencedAfter.milliseconds }
                 starved = true
             }
             guard take.samples > 0 else {
@@ -74,23 +95,47 @@ final class PlaybackStream: Sendable {
                 continue
             }
             let level = PCMCodec.rmsDBFS(period[..<take.samples])
-            if let lost = write(period, count: take.samples, to: pcm, starved: starved) {
+            let (written, lost) = write(period, count: take.samples, to: pcm, starved: starved)
+            statistics.update {
+                $0.framesPlayed += written
+                $0.dropped.add(take.samples - written, lost == nil ? .conversationEnded : .deviceLost)
+                $0.outputLevelDBFS = level
+            }
+            if let lost {
                 guard let reopened = reopen(after: pcm, error: lost) else { break }
                 pcm = reopened
                 continue
             }
-            statistics.update {
-                $0.framesPlayed += take.samples
-                $0.outputLevelDBFS = level
-            }
             if queue.queuedSamples == 0 { pcm.startIfPrepared() }
             starved = false
+        }
+        if finish == .drain, isRunning {
+            pcm.startIfPrepared()
+            pcm.drain()
+        } else {
+            statistics.update { $0.dropped.add(queue.clear(), .conversationEnded) }
+            _ = silence(pcm, reason: .conversationEnded)
         }
         pcm.close()
     }
 
-    /// Writes all of `count` samples; returns the error if the device is gone.
-    private func write(_ samples: [Int16], count: Int, to pcm: PCMDevice, starved: Bool) -> ALSAError? {
+    /// Drops what the device holds: those frames were written but will not
+    /// be heard. Returns a reopened device if the drop failed.
+    private func silence(_ pcm: PCMDevice, reason: DropReason) -> PCMDevice? {
+        let pending = pcm.pendingFrames
+        statistics.update {
+            $0.framesPlayed -= pending
+            $0.dropped.add(pending, reason)
+        }
+        if (try? pcm.dropAndPrepare()) == nil {
+            return reopen(after: pcm)
+        }
+        return nil
+    }
+
+    /// Writes `count` samples, or fewer if the stream stops or the device is
+    /// gone (then with the error); returns how many were written.
+    private func write(_ samples: [Int16], count: Int, to pcm: PCMDevice, starved: Bool) -> (written: Int, lost: ALSAError?) {
         var offset = 0
         while offset < count, isRunning {
             let result = samples.withUnsafeBufferPointer { pcm.write(UnsafeBufferPointer(rebasing: $0[offset..<count])) }
@@ -99,18 +144,24 @@ final class PlaybackStream: Sendable {
                 continue
             }
             let error = ALSAError(device: device, operation: "write", code: Int32(result))
-            if error.isDeviceLoss { return error }
+            if error.isDeviceLoss { return (offset, error) }
             if result == -Int(EPIPE), !starved {
                 statistics.update { $0.xruns += 1 }
             }
-            if pcm.recover(from: Int32(result)) < 0 { return error }
+            if pcm.recover(from: Int32(result)) < 0 { return (offset, error) }
         }
-        return nil
+        return (offset, nil)
     }
 
     private func reopen(after pcm: PCMDevice, error: ALSAError? = nil) -> PCMDevice? {
         pcm.close()
         return DeviceRecovery(device: device, statistics: statistics, report: report)
             .reopen(reason: error?.reason, while: { self.isRunning }, open: open)
+    }
+}
+
+extension Duration {
+    var milliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 }

@@ -63,8 +63,11 @@ public struct StatusReport: Sendable, Equatable, Codable {
     }
 
     public struct Audio: Sendable, Equatable, Codable {
+        /// What the conversation under way uses; when idle, what the next one will.
         public var captureDevice: String
         public var playbackDevice: String
+        public var periodMs: Int
+        public var chunkMs: Int
         public var inputFormat: String?
         public var outputFormat: String?
         public var muted: Bool
@@ -73,16 +76,22 @@ public struct StatusReport: Sendable, Equatable, Codable {
         public var framesCaptured: Int
         public var framesPlayed: Int
         public var framesDropped: Int
+        /// `frames_dropped` by reason: interrupted, stale_event_id,
+        /// queue_overflow, device_not_ready, conversation_ended.
+        public var droppedFrames: [String: Int]
         public var xruns: Int
         public var deviceLosses: Int
 
         public init(
-            captureDevice: String, playbackDevice: String, inputFormat: String?, outputFormat: String?, muted: Bool,
-            inputLevelDBFS: Double?, outputLevelDBFS: Double?, framesCaptured: Int, framesPlayed: Int, framesDropped: Int, xruns: Int,
-            deviceLosses: Int
+            captureDevice: String, playbackDevice: String, periodMs: Int, chunkMs: Int, inputFormat: String?, outputFormat: String?,
+            muted: Bool, inputLevelDBFS: Double?, outputLevelDBFS: Double?, framesCaptured: Int, framesPlayed: Int, framesDropped: Int,
+            droppedFrames: [String: Int], xruns: Int, deviceLosses: Int
         ) {
             self.captureDevice = captureDevice
             self.playbackDevice = playbackDevice
+            self.periodMs = periodMs
+            self.chunkMs = chunkMs
+            self.droppedFrames = droppedFrames
             self.inputFormat = inputFormat
             self.outputFormat = outputFormat
             self.muted = muted
@@ -98,6 +107,8 @@ public struct StatusReport: Sendable, Equatable, Codable {
         enum CodingKeys: String, CodingKey {
             case captureDevice = "capture_device"
             case playbackDevice = "playback_device"
+            case periodMs = "period_ms"
+            case chunkMs = "chunk_ms"
             case inputFormat = "input_format"
             case outputFormat = "output_format"
             case muted
@@ -106,6 +117,7 @@ public struct StatusReport: Sendable, Equatable, Codable {
             case framesCaptured = "frames_captured"
             case framesPlayed = "frames_played"
             case framesDropped = "frames_dropped"
+            case droppedFrames = "dropped_frames"
             case xruns
             case deviceLosses = "device_losses"
         }

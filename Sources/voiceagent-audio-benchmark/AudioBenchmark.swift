@@ -1,5 +1,5 @@
-import AgentSession
 import ArgumentParser
+import AudioCodec
 import AudioEngine
 import Foundation
 import Glibc
@@ -22,12 +22,12 @@ struct AudioBenchmark: AsyncParsableCommand {
     func run() async throws {
         let engine = AudioEngine(configuration: AudioDeviceConfiguration(captureDevice: captureDevice, playbackDevice: playbackDevice))
         let captured = Atomic(0)
-        try await engine.start(input: .pcm16000, output: .pcm16000) { chunk in
+        try await engine.open(input: .pcm16000, output: .pcm16000) { chunk in
             captured.add(chunk.count / 2, ordering: .relaxed)
         }
         let cpu = try await fullDuplexCPU(engine)
         let latencies = try await interruptLatencies(engine)
-        await engine.stop()
+        await engine.close()
         let statistics = engine.currentStatistics
         print(String(format: "full duplex: %.3f s of CPU per minute of audio (%d s measured, %d frames captured, %d played, %d xruns)",
             cpu, seconds, captured.load(ordering: .relaxed), statistics.framesPlayed, statistics.xruns))
@@ -37,12 +37,12 @@ struct AudioBenchmark: AsyncParsableCommand {
 
     /// Plays agent speech paced like the service's chunks while capturing.
     private func fullDuplexCPU(_ engine: AudioEngine) async throws -> Double {
-        let chunk = AgentAudioChunk(samples: Self.tone(frames: 1600), format: .pcm16000, eventID: EventID(1))
+        let chunk = Self.tone(frames: 1600)
         let before = Self.cpuSeconds()
         let start = ContinuousClock.now
         var next = start
         while ContinuousClock.now - start < .seconds(seconds) {
-            engine.play(chunk)
+            engine.play(chunk, format: .pcm16000)
             next += .milliseconds(100)
             try await Task.sleep(until: next)
         }
@@ -51,9 +51,9 @@ struct AudioBenchmark: AsyncParsableCommand {
 
     private func interruptLatencies(_ engine: AudioEngine) async throws -> [Double] {
         var latencies: [Double] = []
-        for index in 0..<interrupts {
+        for _ in 0..<interrupts {
             let played = engine.currentStatistics.framesPlayed
-            engine.play(AgentAudioChunk(samples: Self.tone(frames: 48_000), format: .pcm16000, eventID: EventID(index + 2)))
+            engine.play(Self.tone(frames: 48_000), format: .pcm16000)
             while engine.currentStatistics.framesPlayed < played + 8000 {
                 try await Task.sleep(for: .milliseconds(5))
             }

@@ -45,6 +45,9 @@ struct SimulatorCommand: AsyncParsableCommand {
     @Option(help: "Send reply audio paced in real time or in a burst, as the real service does.")
     var delivery = ReplyDelivery.burst
 
+    @Option(help: "Give a reply's audio messages one event id (per-reply) or each its own, increasing (per-chunk).")
+    var audioEventIds = AudioEventIDs.perReply
+
     @Option(help: "Seconds of audio in each reply.")
     var replySeconds = 2.0
 
@@ -97,6 +100,7 @@ struct SimulatorCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         configuration.delivery = delivery
+        configuration.audioEventIDs = audioEventIds
         configuration.replySeconds = replySeconds
         configuration.chunkMilliseconds = chunkMilliseconds
         configuration.pingInterval = .milliseconds(pingIntervalMilliseconds)
@@ -133,3 +137,4 @@ struct SimulatorCommand: AsyncParsableCommand {
 
 extension SimulatorScenario: ExpressibleByArgument {}
 extension ReplyDelivery: ExpressibleByArgument {}
+extension AudioEventIDs: ExpressibleByArgument {}

@@ -37,7 +37,8 @@ struct StatusText {
         let audio = status.audio
         lines.append(row("Microphone", "\(audio.captureDevice), \(audio.inputFormat ?? "closed"), \(Self.level(audio.inputLevelDBFS))\(audio.muted ? ", muted" : "")"))
         lines.append(row("Speaker", "\(audio.playbackDevice), \(audio.outputFormat ?? "closed"), \(Self.level(audio.outputLevelDBFS))"))
-        lines.append(row("Frames", "captured \(audio.framesCaptured), played \(audio.framesPlayed), dropped \(audio.framesDropped), xruns \(audio.xruns), device losses \(audio.deviceLosses)"))
+        lines.append(row("Timing", "\(audio.periodMs) ms periods, \(audio.chunkMs) ms microphone chunks"))
+        lines.append(row("Frames", "captured \(audio.framesCaptured), played \(audio.framesPlayed), dropped \(droppedText), xruns \(audio.xruns), device losses \(audio.deviceLosses)"))
         lines.append(row("Messages", status.counters.sorted { $0.key < $1.key }.map { "\($0.key.replacing("_", with: " ")) \($0.value)" }.joined(separator: ", ")))
         lines.append(row("Turns", String(status.historyTurns)))
         if let end = status.lastEnd {
@@ -49,6 +50,13 @@ struct StatusText {
     private var stateText: String {
         guard status.state != "idle" else { return "idle" }
         return "\(status.state) (conversation \(status.conversationID ?? "not yet started"), agent \(status.agentID ?? "?"))"
+    }
+
+    /// "0", or "120 (interrupted 80, conversation ended 40)".
+    private var droppedText: String {
+        let reasons = status.audio.droppedFrames.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+        guard !reasons.isEmpty else { return String(status.audio.framesDropped) }
+        return "\(status.audio.framesDropped) (" + reasons.map { "\($0.key.replacing("_", with: " ")) \($0.value)" }.joined(separator: ", ") + ")"
     }
 
     private var latencyText: String {

@@ -1,4 +1,5 @@
 import ControlProtocol
+import CLinuxCredentials
 import CSystemd
 import Foundation
 import Logging

@@ -3,33 +3,27 @@ import AudioEngine
 import ControlProtocol
 import Foundation
 import Logging
+import ServiceLifecycle
 
-/// Owns the one conversation the daemon may hold at a time and the sound
-/// card that serves it: starts and stops it, routes audio between the
-/// engine and the session, and turns session events into the event log.
-actor ConversationSupervisor {
+/// Keeps the one-conversation rule: starts a `Conversation` from the
+/// configuration current at `start`, routes commands to it, and answers
+/// `status`. As a service it runs every conversation as a child of its own
+/// task, and on shutdown ends the one under way with a close frame.
+actor ConversationSupervisor: Service {
     private var configuration: DaemonConfiguration
     private let apiKey: String?
     private let events: EventLog
     private let notifier: SystemdNotifier
     private let logger: Logger
-    private let engine: AudioEngine
     private let startedAt = ContinuousClock.now
+    private let launches: (stream: AsyncStream<Launch>, continuation: AsyncStream<Launch>.Continuation)
     private var current: Conversation?
-    /// The task that holds `current` from connect to end.
-    private var holding: Task<Void, Never>?
+    /// Finishes when the current conversation has ended and its sound card closed.
+    private var currentEnded: AsyncStream<Never>?
     private var lastEnd: StatusReport.LastEnd?
-
-    /// The conversation under way.
-    private struct Conversation {
-        let session: AgentSession
-        let agentID: String
-        let startedAt: ContinuousClock.Instant
-        var conversationID: String?
-        var formats: (input: AudioFormat, output: AudioFormat)?
-        var waitingForStart: CheckedContinuation<Result<StartResult, ControlError>, Never>?
-        var capture: AsyncStream<Data>.Continuation?
-    }
+    private var lastAudio: AudioStatistics?
+    private var muted = false
+    private var shuttingDown = false
 
     init(configuration: DaemonConfiguration, apiKey: String?, events: EventLog, notifier: SystemdNotifier, logger: Logger) {
         self.configuration = configuration
@@ -37,81 +31,95 @@ actor ConversationSupervisor {
         self.events = events
         self.notifier = notifier
         self.logger = logger
-        engine = AudioEngine(configuration: configuration.audio) { event in
-            Task { await events.record(audioEvent: event) }
+        launches = AsyncStream.makeStream(of: Launch.self)
+    }
+
+    /// A conversation to run, with who waits for its start and its end.
+    private struct Launch: Sendable {
+        let conversation: Conversation
+        let started: CheckedContinuation<Result<StartResult, ControlError>, Never>
+        let ended: AsyncStream<Never>.Continuation
+    }
+
+    nonisolated func run() async throws {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for await launch in launches.stream {
+                    group.addTask { await self.hold(launch) }
+                }
+            }
+        } onGracefulShutdown: {
+            Task { await self.shutDown() }
         }
     }
 
     // MARK: - Commands
 
-    /// Starts a conversation and returns once the agent has accepted it, or
-    /// throws with the reason it could not start.
+    /// Starts a conversation and returns once the agent has accepted it and
+    /// the sound card is open, or throws with the reason it could not start.
     func start(_ options: StartOptions) async throws(ControlError) -> StartResult {
-        guard current == nil else {
-            throw ControlError(.conversationRunning, "a conversation is already running (\(current?.conversationID ?? "connecting")); stop it first")
+        guard !shuttingDown else { throw ControlError(.unavailable, "voiceagentd is shutting down") }
+        if let current {
+            throw ControlError(.conversationRunning, "a conversation is already running (\(current.conversationID ?? "connecting")); stop it first")
         }
-        let sessionConfiguration = try sessionConfiguration(for: options)
-        let session = AgentSession(
-            configuration: sessionConfiguration, audioSink: engine,
-            toolRunner: ClientToolDirectory(directory: configuration.toolsDirectory), logger: logger)
-        let agentID = sessionConfiguration.endpoint.agentID
-        notifier.status("connecting to agent \(agentID)")
-        let result = await withCheckedContinuation { continuation in
-            current = Conversation(session: session, agentID: agentID, startedAt: .now, waitingForStart: continuation)
-            holding = Task { await self.hold(session) }
+        let conversation = Conversation(
+            configuration: configuration, session: try sessionConfiguration(for: options), muted: muted, events: events, logger: logger)
+        current = conversation
+        let (ended, endedSink) = AsyncStream.makeStream(of: Never.self)
+        currentEnded = ended
+        notifier.status("connecting to agent \(conversation.agentID)")
+        let result = await withCheckedContinuation { started in
+            launches.continuation.yield(Launch(conversation: conversation, started: started, ended: endedSink))
         }
         return try result.get()
     }
 
-    /// Ends the conversation and returns once it has ended (bounded by the
-    /// session's close timeout).
+    /// Ends the conversation and returns once it has ended and its sound
+    /// card is closed (bounded by the session's close timeout).
     func stop() async throws(ControlError) {
-        guard let session = current?.session else { throw ControlError(.noConversation, "no conversation is running") }
-        await session.stop()
-        await holding?.value
+        guard let current else { throw ControlError(.noConversation, "no conversation is running") }
+        await current.stop()
+        await waitForTheEnd()
     }
 
     func interrupt() async throws(ControlError) {
-        guard let session = current?.session else { throw ControlError(.noConversation, "no conversation is running") }
-        await session.interrupt()
+        guard let current else { throw ControlError(.noConversation, "no conversation is running") }
+        await current.interrupt()
     }
 
     func send(_ message: ClientMessage) async throws(ControlError) {
-        guard let session = current?.session else { throw ControlError(.noConversation, "no conversation is running") }
-        do {
-            try await session.send(message)
-        } catch {
-            throw ControlError(.noConversation, "the conversation is not active yet")
-        }
+        guard let current else { throw ControlError(.noConversation, "no conversation is running") }
+        try await current.send(message)
     }
 
-    func setMuted(_ muted: Bool) async {
-        engine.setMuted(muted)
-        await events.append(type: muted ? "muted" : "unmuted", conversationID: current?.conversationID, text: nil)
-    }
-
-    /// Ends the conversation for a shutdown and waits for it to close.
-    func shutDown() async {
-        try? await stop()
+    func setMuted(_ value: Bool) async {
+        muted = value
+        current?.engine.setMuted(value)
+        await events.append(type: value ? "muted" : "unmuted", conversationID: current?.conversationID, text: nil)
     }
 
     func status() async -> StatusReport {
-        let snapshot = await current?.session.snapshot
-        let audio = engine.currentStatistics
+        let snapshot = await current?.sessionSnapshot
+        let audio = current?.engine.currentStatistics ?? lastAudio ?? AudioStatistics()
         let latency = snapshot?.latency ?? LatencyStatistics()
         let counters = snapshot?.counters ?? SessionCounters()
+        let devices = current?.configuration.audio ?? configuration.audio
         return StatusReport(
-            state: current == nil ? "idle" : snapshot?.phase ?? "connecting",
+            state: await current?.phase() ?? "idle",
             conversationID: current?.conversationID,
             agentID: current?.agentID,
             uptimeSeconds: Self.seconds(ContinuousClock.now - startedAt),
             conversationSeconds: current.map { Self.seconds(ContinuousClock.now - $0.startedAt) },
             latency: StatusReport.Latency(samples: latency.count, lastMs: latency.lastMs, meanMs: latency.meanMs, p50Ms: latency.p50Ms, p95Ms: latency.p95Ms),
             audio: StatusReport.Audio(
-                captureDevice: configuration.audio.captureDevice, playbackDevice: configuration.audio.playbackDevice,
-                inputFormat: current?.formats?.input.description, outputFormat: current?.formats?.output.description, muted: engine.isMuted,
-                inputLevelDBFS: audio.inputLevelDBFS.flatMap(Self.finite), outputLevelDBFS: audio.outputLevelDBFS.flatMap(Self.finite), framesCaptured: audio.framesCaptured,
-                framesPlayed: audio.framesPlayed, framesDropped: audio.framesDropped, xruns: audio.xruns, deviceLosses: audio.deviceLosses),
+                captureDevice: devices.captureDevice, playbackDevice: devices.playbackDevice, periodMs: devices.periodMilliseconds,
+                chunkMs: devices.chunkMilliseconds, inputFormat: current?.formats?.input.description,
+                outputFormat: current?.formats?.output.description, muted: muted,
+                inputLevelDBFS: current == nil ? nil : audio.inputLevelDBFS.flatMap(Self.finite),
+                outputLevelDBFS: current == nil ? nil : audio.outputLevelDBFS.flatMap(Self.finite), framesCaptured: audio.framesCaptured,
+                framesPlayed: audio.framesPlayed, framesDropped: audio.framesDropped,
+                droppedFrames: Dictionary(uniqueKeysWithValues: DropReason.allCases.map { ($0.rawValue, audio.dropped[$0]) }),
+                xruns: audio.xruns, deviceLosses: audio.deviceLosses),
             counters: [
                 "messages_received": counters.messagesReceived, "invalid_messages": counters.invalidMessages,
                 "unknown_messages": counters.unknownMessages, "audio_chunks_received": counters.audioChunksReceived,
@@ -126,16 +134,51 @@ actor ConversationSupervisor {
     func heartbeat() -> Bool { true }
 
     /// Takes new settings for the next conversation (SIGHUP). The running
-    /// one keeps what it started with.
+    /// one keeps what it started with, and `status` shows that.
     func reload(_ newConfiguration: DaemonConfiguration) {
         configuration = newConfiguration
     }
 
     // MARK: - The conversation
 
+    /// On SIGTERM: STOPPING=1, no new conversations, and the one under way
+    /// ends with a close frame.
+    private func shutDown() async {
+        shuttingDown = true
+        notifier.stopping()
+        launches.continuation.finish()
+        try? await stop()
+    }
+
+    private func waitForTheEnd() async {
+        guard let currentEnded else { return }
+        for await _ in currentEnded {}
+    }
+
+    /// Runs one conversation from connect until its sound card is closed.
+    private func hold(_ launch: Launch) async {
+        let conversation = launch.conversation
+        let notifier = notifier
+        let reason = await conversation.run { result in
+            if case .success(let started) = result {
+                notifier.status("in conversation \(started.conversationID)")
+            }
+            launch.started.resume(returning: result)
+        }
+        lastAudio = conversation.engine.currentStatistics
+        lastEnd = StatusReport.LastEnd(conversationID: conversation.conversationID, reason: reason.kind, explanation: reason.explanation)
+        current = nil
+        currentEnded = nil
+        launch.ended.finish()
+        notifier.status("idle")
+        if reason.isError {
+            logger.warning("conversation ended: \(reason.explanation)", metadata: ["conversation_id": "\(conversation.conversationID ?? "none")"])
+        }
+    }
+
     private func sessionConfiguration(for options: StartOptions) throws(ControlError) -> AgentSessionConfiguration {
         guard let agentID = options.agentID ?? configuration.agentID else {
-            throw ControlError(.badArguments, "no agent id: pass --agent-id or set agent.id in the configuration")
+            throw ControlError(.badArguments, "no agent id: pass --agent-id, or set AGENT_ID in /etc/voiceagentd/voiceagentd.conf")
         }
         let useSignedURL = configuration.authentication ?? (apiKey != nil)
         if useSignedURL, apiKey == nil {
@@ -169,61 +212,6 @@ actor ConversationSupervisor {
             toolTimeout: configuration.toolTimeout)
     }
 
-    /// Runs one session from connect to end, then tidies up.
-    private func hold(_ session: AgentSession) async {
-        let forwarding = Task { await self.forwardEvents(of: session) }
-        let reason = await session.run()
-        await forwarding.value
-        current?.capture?.finish()
-        await engine.stop()
-        let conversation = current
-        current = nil
-        lastEnd = StatusReport.LastEnd(conversationID: conversation?.conversationID, reason: reason.kind, explanation: reason.explanation)
-        conversation?.waitingForStart?.resume(returning: .failure(ControlError(.startFailed, reason.explanation)))
-        notifier.status("idle")
-        if reason.isError {
-            logger.warning("conversation ended: \(reason.explanation)", metadata: ["conversation_id": "\(conversation?.conversationID ?? "none")"])
-        }
-    }
-
-    private func forwardEvents(of session: AgentSession) async {
-        for await event in session.events {
-            if case .connected(let metadata) = event.kind {
-                await connected(session, metadata)
-            }
-            let record = EventRecord(event.kind)
-            await events.append(type: event.kind.name, conversationID: current?.conversationID, text: record.text, fields: record.fields)
-        }
-    }
-
-    /// The agent accepted: open the sound card in its formats and start
-    /// streaming the microphone.
-    private func connected(_ session: AgentSession, _ metadata: InitiationMetadata) async {
-        current?.conversationID = metadata.conversationID
-        current?.formats = (metadata.userInputAudioFormat, metadata.agentOutputAudioFormat)
-        let (chunks, capture) = AsyncStream.makeStream(of: Data.self, bufferingPolicy: .bufferingNewest(50))
-        current?.capture = capture
-        do {
-            try await engine.start(input: metadata.userInputAudioFormat, output: metadata.agentOutputAudioFormat) { chunk in
-                capture.yield(chunk)
-            }
-        } catch {
-            await events.append(type: "audio_error", conversationID: metadata.conversationID, text: String(describing: error))
-            current?.waitingForStart?.resume(returning: .failure(ControlError(.audioDevice, String(describing: error))))
-            current?.waitingForStart = nil
-            await session.stop()
-            return
-        }
-        Task { await session.streamUserAudio(chunks) }
-        notifier.status("in conversation \(metadata.conversationID)")
-        current?.waitingForStart?.resume(
-            returning: .success(
-                StartResult(
-                    conversationID: metadata.conversationID, inputFormat: metadata.userInputAudioFormat.description,
-                    outputFormat: metadata.agentOutputAudioFormat.description)))
-        current?.waitingForStart = nil
-    }
-
     /// Silence measures -infinity dBFS, which JSON cannot carry: it is left out.
     private static func finite(_ value: Double) -> Double? {
         value.isFinite ? value : nil
@@ -231,16 +219,5 @@ actor ConversationSupervisor {
 
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-}
-
-extension EventLog {
-    func record(audioEvent: AudioEngineEvent) {
-        switch audioEvent {
-        case .deviceLost(let device, let reason):
-            append(type: "audio_device_lost", conversationID: nil, text: reason, fields: ["device": device])
-        case .deviceRestored(let device):
-            append(type: "audio_device_restored", conversationID: nil, text: nil, fields: ["device": device])
-        }
     }
 }

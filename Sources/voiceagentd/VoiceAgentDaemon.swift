@@ -87,14 +87,14 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
             throw ExitCode(78)  // EX_CONFIG: systemd shows it as a configuration error
         }
         let underJournal = environment["JOURNAL_STREAM"] != nil
+        let logLevel = SharedLogLevel(configuration.logLevel)
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = underJournal ? JournalLogHandler(logLevel: .info) : StreamLogHandler.standardError(label: label)
-            handler.logLevel = configuration.logLevel
-            return handler
+            let handler: any LogHandler = underJournal ? JournalLogHandler(logLevel: .info) : StreamLogHandler.standardError(label: label)
+            return ReloadableLevelLogHandler(handler, level: logLevel)
         }
         let logger = Logger(label: "voiceagentd")
         let journal: any EventJournal = underJournal ? JournalEventJournal() : LoggerEventJournal(logger: logger)
-        try await Daemon(configuration: configuration, apiKey: apiKey, journal: journal, logger: logger) {
+        try await Daemon(configuration: configuration, apiKey: apiKey, journal: journal, logger: logger, logLevel: logLevel) {
             try await DaemonConfiguration.load(flags: flags, environment: ProcessInfo.processInfo.environment, configFile: config)
         }.run()
     }
@@ -103,10 +103,14 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
 /// The daemon's parts, run as one service group that handles SIGTERM and
 /// SIGINT with a graceful shutdown.
 struct Daemon {
+    /// Below the unit's TimeoutStopSec=15: what has not ended by then is cancelled.
+    static let shutdownLimit = Duration.seconds(10)
+
     let configuration: DaemonConfiguration
     let apiKey: String?
     let journal: any EventJournal
     let logger: Logger
+    let logLevel: SharedLogLevel
     let reloadConfiguration: @Sendable () async throws -> DaemonConfiguration
 
     func run() async throws {
@@ -117,25 +121,14 @@ struct Daemon {
             ControlServer(
                 path: configuration.controlSocket, group: configuration.controlGroup,
                 commands: ControlCommands(supervisor: supervisor, events: events), notifier: notifier, logger: logger),
-            ConversationShutdown(supervisor: supervisor, notifier: notifier),
+            supervisor,
             Watchdog(supervisor: supervisor, notifier: notifier),
-            ConfigurationReloader(supervisor: supervisor, notifier: notifier, logger: logger, load: reloadConfiguration),
+            ConfigurationReloader(supervisor: supervisor, notifier: notifier, logger: logger, logLevel: logLevel, load: reloadConfiguration),
         ]
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = Self.shutdownLimit
+        try await ServiceGroup(configuration: groupConfiguration).run()
         logger.info("stopped")
-    }
-}
-
-/// On SIGTERM: STOPPING=1, then the conversation ends with a close frame.
-struct ConversationShutdown: Service {
-    let supervisor: ConversationSupervisor
-    let notifier: SystemdNotifier
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        notifier.stopping()
-        await supervisor.shutDown()
     }
 }
 
@@ -163,14 +156,17 @@ struct ConfigurationReloader: Service {
     let supervisor: ConversationSupervisor
     let notifier: SystemdNotifier
     let logger: Logger
+    let logLevel: SharedLogLevel
     let load: @Sendable () async throws -> DaemonConfiguration
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
                 do {
-                    await supervisor.reload(try await load())
-                    logger.info("configuration reloaded; it applies from the next conversation")
+                    let configuration = try await load()
+                    await supervisor.reload(configuration)
+                    logLevel.set(configuration.logLevel)
+                    logger.info("configuration reloaded; the log level applies now, the rest from the next conversation")
                 } catch {
                     logger.error("configuration not reloaded: \(error)")
                 }

@@ -28,7 +28,7 @@ struct ConversationStateMachineTests {
         let actions = machine.received(.interruption(InterruptionEvent(eventID: EventID(5))))
         #expect(actions.first == .stopPlayback)
         let stale = machine.received(audio(4)) + machine.received(audio(5))
-        #expect(played(stale).isEmpty)
+        #expect(stale == [.discard(frames: 1, reason: .staleEventID), .discard(frames: 1, reason: .staleEventID)])
         let next = machine.received(audio(6))
         #expect(played(next) == [6])
         #expect(machine.counters.audioChunksDropped == 2)
@@ -42,15 +42,79 @@ struct ConversationStateMachineTests {
         #expect(played(stale).isEmpty)
     }
 
-    @Test func localInterruptDropsTheRestOfTheCurrentReply() {
+    @Test func localInterruptDropsTheRestOfTheReplyWhateverItsEventIDs() {
         var machine = activeMachine()
         _ = machine.received(audio(7))
         let actions = machine.interruptLocally()
-        #expect(actions == [.stopPlayback, .emit(.interruption(eventID: EventID(7), local: true))])
-        let stale = machine.received(audio(7))
-        #expect(played(stale).isEmpty)
-        let next = machine.received(audio(8))
-        #expect(played(next) == [8])
+        #expect(actions == [.stopPlayback, .send(.userActivity), .emit(.interruption(eventID: EventID(7), local: true))])
+        #expect(machine.received(audio(7)) == [.discard(frames: 1, reason: .staleEventID)])
+        // A server that numbers every chunk goes on with higher ids.
+        #expect(machine.received(audio(8)) == [.discard(frames: 1, reason: .interrupted)])
+        #expect(machine.received(audio(9)) == [.discard(frames: 1, reason: .interrupted)])
+        _ = machine.received(.userTranscript(UserTranscriptEvent(userTranscript: "wait", eventID: EventID(10))))
+        #expect(played(machine.received(audio(11))) == [11], "the next turn plays")
+        #expect(machine.counters.audioChunksDropped == 3)
+    }
+
+    @Test(arguments: ["user message", "server interruption"])
+    func theNextTurnAlsoBeginsWith(_ boundary: String) {
+        var machine = activeMachine()
+        _ = machine.received(audio(3))
+        _ = machine.interruptLocally()
+        #expect(played(machine.received(audio(4))).isEmpty)
+        if boundary == "user message" {
+            machine.userMessageSent()
+        } else {
+            _ = machine.received(.interruption(InterruptionEvent(eventID: EventID(5))))
+        }
+        #expect(played(machine.received(audio(6))) == [6])
+    }
+
+    @Test func aLocalInterruptOutsideAConversationDoesNothing() {
+        var machine = ConversationStateMachine()
+        _ = machine.startConnecting(agentID: "agent")
+        #expect(machine.interruptLocally().isEmpty)
+    }
+
+    @Test func metadataOpensTheSoundCardBeforeAnythingElse() throws {
+        var machine = ConversationStateMachine()
+        _ = machine.startConnecting(agentID: "agent")
+        let ulaw = try AudioFormat(parsing: "ulaw_8000")
+        let metadata = InitiationMetadata(conversationID: "c", agentOutputAudioFormat: format, userInputAudioFormat: ulaw)
+        let actions = machine.received(.initiationMetadata(metadata))
+        #expect(actions == [.openAudio(input: ulaw, output: format), .emit(.connected(metadata))])
+        guard case .active(let state) = machine.phase else {
+            Issue.record("the agent accepted: the conversation is active")
+            return
+        }
+        #expect(state.metadata == metadata && !state.holdingAfterLocalInterrupt)
+    }
+
+    @Test func phasesCarryWhatExistsInThem() throws {
+        var machine = activeMachine()
+        let closing = machine.stopRequested()
+        #expect(closing)
+        guard case .ending(let metadata?) = machine.phase else {
+            Issue.record("a stop after the agent accepted keeps its metadata")
+            return
+        }
+        #expect(metadata.conversationID == "c")
+        let closingAgain = machine.stopRequested()
+        #expect(!closingAgain, "a second stop has nothing to close")
+        let ended = machine.ended(.stoppedByClient)
+        #expect(ended == [.emit(.ended(.stoppedByClient))])
+        #expect(machine.phase == .ended(.stoppedByClient) && machine.endReason == .stoppedByClient && machine.metadata == nil)
+        let endedAgain = machine.ended(.networkError("late"))
+        #expect(endedAgain.isEmpty, "a conversation ends once")
+    }
+
+    @Test func staleAudioIsCountedInFramesOfItsFormat() {
+        var machine = activeMachine()
+        _ = machine.received(.interruption(InterruptionEvent(eventID: EventID(9))))
+        let chunk = AudioEvent(audioBase64: Data(count: 640).base64EncodedString(), eventID: EventID(9))
+        #expect(machine.received(.audio(chunk)) == [.discard(frames: 320, reason: .staleEventID)])
+        let odd = AudioEvent(audioBase64: Data(count: 7).base64EncodedString(), eventID: EventID(8))
+        #expect(machine.received(.audio(odd)) == [.discard(frames: 3, reason: .staleEventID)])
     }
 
     @Test func pingIsAnsweredAtOnceWithItsID() {
@@ -97,7 +161,7 @@ struct ConversationStateMachineTests {
         machine = activeMachine()
         let second = machine.received(.initiationMetadata(InitiationMetadata(conversationID: "other", agentOutputAudioFormat: format, userInputAudioFormat: format)))
         #expect(second.count == 1 && machine.metadata?.conversationID == "c")
-        #expect(machine.phase == .active)
+        #expect(machine.isActive)
     }
 
     @Test func toolResultsAfterTheEndAreDropped() {

@@ -117,7 +117,10 @@ struct SessionAgainstSimulatorTests {
             let stopIndex = try #require(calls.firstIndex(of: .stop))
             let afterStop = calls[stopIndex...].compactMap { if case .play(let chunk) = $0 { chunk } else { nil } }
             #expect(afterStop.allSatisfy { $0.eventID > interrupted }, "no chunk at or below the interrupted id after the interruption")
-            #expect(calls[..<stopIndex].count == 3)
+            #expect(calls.first == .open(input: .pcm16000, output: .pcm16000), "the sound card opens before any audio")
+            #expect(calls[1..<stopIndex].count == 3, "three chunks before the interruption")
+            let stale = calls[stopIndex...].compactMap { if case .discard(let frames, .staleEventID) = $0 { frames } else { nil } }
+            #expect(!stale.isEmpty && stale.allSatisfy { $0 > 0 }, "the stale chunks are counted in frames")
             let snapshot = await session.snapshot
             #expect(snapshot.counters.audioChunksDropped > 0)
             #expect(snapshot.history.first?.text == "Hello! This")
@@ -141,7 +144,9 @@ struct SessionAgainstSimulatorTests {
             await session.sendUserAudio(silence(seconds: 0.3))
             try await waitFor("more pings after the interrupt") { await simulator.received("pong").count >= 3 }
             #expect(sink.chunks.count == heardBefore)
-            #expect(sink.recorded.last == .stop)
+            let afterStop = try #require(sink.recorded.lastIndex(of: .stop)).advanced(by: 1)
+            #expect(sink.recorded[afterStop...].allSatisfy { if case .discard = $0 { true } else { false } }, "the rest is counted, not played")
+            #expect(await simulator.received("user_activity").count == 1, "the agent is told the user has the floor")
             await session.stop()
             _ = await run.value
         }
@@ -232,14 +237,21 @@ struct SessionAgainstSimulatorTests {
         }
     }
 
-    @Test func anOversizedFrameEndsTheConversationWithAReason() async throws {
-        try await RunningSimulator.with({ $0.scenario = .oversized }) { simulator in
+    /// Just over the message limit the session reads it and closes; far
+    /// over, the frame decoder refuses it unread. Both are the server's fault.
+    @Test(arguments: [AgentSessionConfiguration.maxMessageSize + 100, AgentSessionConfiguration.maxMessageSize + (128 << 10)])
+    func anOversizedMessageEndsTheConversationAsAProtocolError(bytes: Int) async throws {
+        try await RunningSimulator.with({
+            $0.scenario = .oversized
+            $0.oversizedMessageBytes = bytes
+        }) { simulator in
             let reason = await (try simulator.session()).run()
             guard case .protocolError(let detail) = reason else {
                 Issue.record("expected a protocol error, got \(reason)")
                 return
             }
             #expect(detail.hasPrefix("the server sent a message over the 16 MiB limit"))
+            #expect(detail.contains("closed the connection with 1009"))
         }
     }
 
@@ -313,9 +325,28 @@ struct SessionAgainstSimulatorTests {
     @Test func aDeadAddressFailsToConnect() async throws {
         let endpoint = try AgentEndpoint(baseURL: "http://127.0.0.1:9", agentID: "a", source: SourceInfo(source: "t", version: "0"))
         let session = AgentSession(configuration: AgentSessionConfiguration(endpoint: endpoint), audioSink: RecordingAudioSink())
-        guard case .connectionFailed = await session.run() else {
+        guard case .connectionFailed(let detail) = await session.run() else {
             Issue.record("expected a connection failure")
             return
+        }
+        #expect(detail == "127.0.0.1:9 refused the connection: nothing listens there; check api.base.url")
+    }
+
+    @Test func aCertificateForAnotherHostIsNamedAsSuch() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiceagent-tls-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificate = try SelfSignedCertificate.generate(in: directory, names: "DNS:agent.example.org")
+        try await RunningSimulator.with({
+            $0.tlsCertificatePath = certificate.certificatePath
+            $0.tlsKeyPath = certificate.keyPath
+        }) { simulator in
+            let session = try simulator.session { $0.extraTrustedCAFile = certificate.certificatePath }
+            guard case .connectionFailed(let detail) = await session.run() else {
+                Issue.record("a certificate for agent.example.org must not pass for localhost")
+                return
+            }
+            #expect(detail.hasPrefix("the TLS certificate of localhost:"))
+            #expect(detail.hasSuffix("is for another host name: check api.base.url"))
         }
     }
 
@@ -343,7 +374,9 @@ struct SessionAgainstSimulatorTests {
                 Issue.record("an untrusted certificate must not connect")
                 return
             }
-            #expect(detail.contains("signed-URL request failed"))
+            #expect(detail.hasPrefix("the signed-URL request failed: the TLS certificate of localhost:"))
+            #expect(detail.contains("was not accepted (not signed by a trusted authority, or expired)"))
+            #expect(!detail.contains("/"), "no library paths in an operator's message: \(detail)")
         }
     }
 }

@@ -8,11 +8,28 @@ import Testing
 /// Records what a session hands to the audio side.
 final class RecordingAudioSink: AgentAudioSink {
     enum Call: Equatable {
+        case open(input: AudioFormat, output: AudioFormat)
         case play(AgentAudioChunk)
+        case discard(frames: Int, reason: DropReason)
         case stop
     }
 
     private let calls = Mutex<[Call]>([])
+    /// Set to make `open` fail, as a missing sound card does.
+    let openError: (any Error & Sendable)?
+
+    init(openError: (any Error & Sendable)? = nil) {
+        self.openError = openError
+    }
+
+    func open(input: AudioFormat, output: AudioFormat) async throws {
+        calls.withLock { $0.append(.open(input: input, output: output)) }
+        if let openError { throw openError }
+    }
+
+    func discard(frames: Int, reason: DropReason) {
+        calls.withLock { $0.append(.discard(frames: frames, reason: reason)) }
+    }
 
     func play(_ chunk: AgentAudioChunk) {
         calls.withLock { $0.append(.play(chunk)) }

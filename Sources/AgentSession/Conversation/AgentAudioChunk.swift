@@ -1,3 +1,5 @@
+// The audio formats and codec are part of this module's API.
+@_exported import AudioCodec
 import Foundation
 
 /// Agent speech for the playback side, in the format the agent negotiated.
@@ -16,9 +18,16 @@ public struct AgentAudioChunk: Sendable, Equatable {
 }
 
 /// Where a session hands agent audio. Calls arrive in order from one task
-/// at a time; implementations must return quickly (queue, don't play).
+/// at a time; `play` must return quickly (queue, don't play).
 public protocol AgentAudioSink: Sendable {
+    /// The agent named its formats: open the sound card. The session handles
+    /// no further message from the server until this returns, so the
+    /// greeting that follows at once finds the device ready. A thrown error
+    /// ends the conversation with its description.
+    func open(input: AudioFormat, output: AudioFormat) async throws
     func play(_ chunk: AgentAudioChunk)
+    /// Agent audio the session received but will not pass on.
+    func discard(frames: Int, reason: DropReason)
     /// Silence now: drop everything queued and what the device holds.
     func stopPlayback()
 }

@@ -1,30 +1,74 @@
 import Foundation
 
 /// The conversation logic with no I/O: each input returns what to do next,
-/// and the transport does it. Modelled on WSCore's WebSocketStateMachine.
+/// and the transport does it. Modelled on WSCore's WebSocketStateMachine:
+/// each phase carries the data that exists only in it.
 struct ConversationStateMachine: Sendable {
-    enum Phase: String, Sendable, Equatable {
-        case idle, connecting, active, ending, ended
+    enum Phase: Sendable, Equatable {
+        case idle
+        case connecting
+        case active(ActiveState)
+        /// We asked to close; the metadata is there if the agent had accepted.
+        case ending(InitiationMetadata?)
+        case ended(EndReason)
+
+        /// How `status` names it.
+        var name: String {
+            switch self {
+            case .idle: "idle"
+            case .connecting: "connecting"
+            case .active: "active"
+            case .ending: "ending"
+            case .ended: "ended"
+            }
+        }
+    }
+
+    struct ActiveState: Sendable, Equatable {
+        let metadata: InitiationMetadata
+        /// After our own interrupt, the agent's audio is dropped until the
+        /// next turn begins, however the server goes on sending the reply.
+        var holdingAfterLocalInterrupt = false
     }
 
     enum Action: Sendable, Equatable {
+        /// Open the sound card in these formats before anything else is handled.
+        case openAudio(input: AudioFormat, output: AudioFormat)
         case send(ClientMessage)
         case play(AgentAudioChunk)
+        /// Agent audio that will not reach the sound card, in frames.
+        case discard(frames: Int, reason: DropReason)
         case stopPlayback
         case emit(SessionEventKind)
         case runTool(ClientToolCall)
     }
 
     private(set) var phase = Phase.idle
-    private(set) var metadata: InitiationMetadata?
     /// Audio at or below this id belongs to an interrupted reply.
     private(set) var interruptedThrough: EventID?
     private(set) var highestEventID: EventID?
     private(set) var latency = LatencyStatistics()
     private(set) var history = ChatHistory()
     private(set) var counters = SessionCounters()
-    private(set) var endReason: EndReason?
     private var openToolCalls: [String: String] = [:]
+
+    var metadata: InitiationMetadata? {
+        switch phase {
+        case .active(let state): state.metadata
+        case .ending(let metadata): metadata
+        case .idle, .connecting, .ended: nil
+        }
+    }
+
+    var isActive: Bool {
+        if case .active = phase { true } else { false }
+    }
+
+    var isConnecting: Bool { phase == .connecting }
+
+    var endReason: EndReason? {
+        if case .ended(let reason) = phase { reason } else { nil }
+    }
 
     mutating func startConnecting(agentID: String) -> [Action] {
         guard phase == .idle else { return [] }
@@ -34,34 +78,33 @@ struct ConversationStateMachine: Sendable {
 
     /// The socket is open: the initiation message goes first.
     func socketOpened(initiation: ConversationInitiation) -> [Action] {
-        phase == .connecting ? [.send(.initiation(initiation))] : []
+        isConnecting ? [.send(.initiation(initiation))] : []
     }
 
     mutating func received(_ message: ServerMessage) -> [Action] {
-        guard phase == .connecting || phase == .active || phase == .ending else { return [] }
+        switch phase {
+        case .connecting, .active, .ending: break
+        case .idle, .ended: return []
+        }
         counters.messagesReceived += 1
         if let id = message.eventID {
             highestEventID = max(highestEventID ?? id, id)
         }
         switch message {
         case .initiationMetadata(let received):
-            guard metadata == nil else {
-                counters.invalidMessages += 1
-                return [.emit(.protocolError("the server sent a second conversation_initiation_metadata; it was ignored"))]
-            }
-            metadata = received
-            if phase == .connecting { phase = .active }
-            return [.emit(.connected(received))]
+            return receivedMetadata(received)
         case .audio(let audio):
             return receivedAudio(audio)
         case .interruption(let interruption):
             interruptedThrough = max(interruptedThrough ?? interruption.eventID, interruption.eventID)
+            nextTurnBegan()
             return [.stopPlayback, .emit(.interruption(eventID: interruption.eventID, local: false))]
         case .ping(let ping):
             if let milliseconds = ping.pingMs { latency.record(milliseconds) }
             counters.pongsSent += 1
             return [.send(.pong(eventID: ping.eventID)), .emit(.ping(eventID: ping.eventID, latencyMs: ping.pingMs))]
         case .userTranscript(let transcript):
+            nextTurnBegan()
             history.append(ChatTurn(role: .user, text: transcript.userTranscript, eventID: transcript.eventID))
             return [.emit(.userTranscript(transcript.userTranscript, eventID: transcript.eventID))]
         case .tentativeUserTranscript(let transcript):
@@ -96,15 +139,34 @@ struct ConversationStateMachine: Sendable {
         }
     }
 
+    /// The agent accepted: the sound card opens in its formats before the
+    /// next message (often the greeting's audio) is handled.
+    private mutating func receivedMetadata(_ received: InitiationMetadata) -> [Action] {
+        guard isConnecting else {
+            counters.invalidMessages += 1
+            return [.emit(.protocolError("the server sent a second conversation_initiation_metadata; it was ignored"))]
+        }
+        phase = .active(ActiveState(metadata: received))
+        return [
+            .openAudio(input: received.userInputAudioFormat, output: received.agentOutputAudioFormat),
+            .emit(.connected(received)),
+        ]
+    }
+
     private mutating func receivedAudio(_ audio: AudioEvent) -> [Action] {
         counters.audioChunksReceived += 1
-        if let interruptedThrough, audio.eventID <= interruptedThrough {
-            counters.audioChunksDropped += 1
-            return []
-        }
         guard let format = metadata?.agentOutputAudioFormat else {
             counters.invalidMessages += 1
             return [.emit(.protocolError("the server sent audio before the initiation metadata named its format; it was dropped"))]
+        }
+        let frames = PCMCodec.sampleCount(bytes: audio.decodedByteCount, format: format)
+        if let interruptedThrough, audio.eventID <= interruptedThrough {
+            counters.audioChunksDropped += 1
+            return [.discard(frames: frames, reason: .staleEventID)]
+        }
+        if case .active(let state) = phase, state.holdingAfterLocalInterrupt {
+            counters.audioChunksDropped += 1
+            return [.discard(frames: frames, reason: .interrupted)]
         }
         guard let samples = Data(base64Encoded: audio.audioBase64) else {
             counters.invalidMessages += 1
@@ -116,26 +178,42 @@ struct ConversationStateMachine: Sendable {
     /// A frame that was not a usable message. Counted and reported; the
     /// conversation goes on.
     mutating func receivedInvalid(_ error: ServerMessageError) -> [Action] {
-        guard phase != .ended else { return [] }
+        if case .ended = phase { return [] }
         counters.messagesReceived += 1
         counters.invalidMessages += 1
         return [.emit(.protocolError(error.description))]
     }
 
-    /// Our own interrupt: silence now, and drop the rest of whatever reply
-    /// is under way (everything up to the newest event id seen).
+    /// Our own interrupt: silence now, and drop the rest of the reply under
+    /// way until the next turn begins (a user transcript, a user message we
+    /// send, or the agent's own interruption), whatever event ids the
+    /// server gives the rest. `user_activity` tells the agent the user has
+    /// the floor.
     mutating func interruptLocally() -> [Action] {
-        guard phase == .active else { return [] }
+        guard case .active(var state) = phase else { return [] }
         if let highestEventID {
             interruptedThrough = max(interruptedThrough ?? highestEventID, highestEventID)
         }
-        return [.stopPlayback, .emit(.interruption(eventID: highestEventID, local: true))]
+        state.holdingAfterLocalInterrupt = true
+        phase = .active(state)
+        return [.stopPlayback, .send(.userActivity), .emit(.interruption(eventID: highestEventID, local: true))]
+    }
+
+    /// We send the user's text: the agent's next reply is a new turn.
+    mutating func userMessageSent() {
+        nextTurnBegan()
+    }
+
+    private mutating func nextTurnBegan() {
+        guard case .active(var state) = phase, state.holdingAfterLocalInterrupt else { return }
+        state.holdingAfterLocalInterrupt = false
+        phase = .active(state)
     }
 
     /// A tool finished. Its answer goes out only while the conversation
     /// still lives; results after the end are dropped.
     mutating func toolFinished(_ result: ClientToolResult) -> [Action] {
-        guard let name = openToolCalls.removeValue(forKey: result.toolCallID), phase == .active || phase == .connecting else {
+        guard let name = openToolCalls.removeValue(forKey: result.toolCallID), isActive || isConnecting else {
             return []
         }
         return [.send(.clientToolResult(result)), .emit(.clientToolResult(toolName: name, result))]
@@ -149,7 +227,7 @@ struct ConversationStateMachine: Sendable {
     mutating func stopRequested() -> Bool {
         switch phase {
         case .connecting, .active:
-            phase = .ending
+            phase = .ending(metadata)
             return true
         case .idle, .ending, .ended:
             return false
@@ -157,14 +235,10 @@ struct ConversationStateMachine: Sendable {
     }
 
     mutating func ended(_ reason: EndReason) -> [Action] {
-        guard phase != .ended else { return [] }
-        phase = .ended
-        endReason = reason
+        if case .ended = phase { return [] }
+        phase = .ended(reason)
         openToolCalls.removeAll()
-        // The agent's goodbye plays out when the server ends the call; our
-        // own stop silences at once.
-        let silence: [Action] = reason == .stoppedByClient ? [.stopPlayback] : []
-        return silence + [.emit(.ended(reason))]
+        return [.emit(.ended(reason))]
     }
 }
 
@@ -181,5 +255,13 @@ extension ServerMessage {
         case .agentToolRequest(let event), .agentToolResponse(let event): event.eventID
         default: nil
         }
+    }
+}
+
+extension AudioEvent {
+    /// The length of the audio once decoded, read from the base64 text alone.
+    var decodedByteCount: Int {
+        let padding = audioBase64.utf8.reversed().prefix(2).prefix { $0 == UInt8(ascii: "=") }.count
+        return max(0, audioBase64.utf8.count / 4 * 3 - padding)
     }
 }

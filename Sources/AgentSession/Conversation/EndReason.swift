@@ -11,6 +11,8 @@ public enum EndReason: Sendable, Equatable {
     case networkError(String)
     /// The server broke the protocol so that the conversation could not go on.
     case protocolError(String)
+    /// The sound card could not be opened for the agent's formats.
+    case audioUnavailable(String)
 
     public var kind: String {
         switch self {
@@ -19,6 +21,7 @@ public enum EndReason: Sendable, Equatable {
         case .connectionFailed: "connection_failed"
         case .networkError: "network_error"
         case .protocolError: "protocol_error"
+        case .audioUnavailable: "audio_device"
         }
     }
 
@@ -26,7 +29,7 @@ public enum EndReason: Sendable, Equatable {
         switch self {
         case .stoppedByClient: false
         case .closedByServer(let code, _, let error): error != nil || (code != nil && code != 1000)
-        case .connectionFailed, .networkError, .protocolError: true
+        case .connectionFailed, .networkError, .protocolError, .audioUnavailable: true
         }
     }
 
@@ -42,6 +45,8 @@ public enum EndReason: Sendable, Equatable {
             return "the connection to the agent was lost: \(detail)"
         case .protocolError(let detail):
             return "the agent broke the protocol: \(detail)"
+        case .audioUnavailable(let detail):
+            return detail
         }
     }
 }

@@ -10,10 +10,14 @@ import WSClient
 /// agent audio to a sink, runs client tools, and logs typed events.
 ///
 /// The conversation logic lives in `ConversationStateMachine`; this actor
-/// performs its actions on the socket.
+/// performs its actions on the socket. Everything the session starts (the
+/// connection, its deadlines, tool calls) runs as a child of one task group
+/// in `run`, so nothing outlives the conversation.
 public actor AgentSession {
     public nonisolated let events: AsyncStream<SessionEvent>
     private let eventSink: AsyncStream<SessionEvent>.Continuation
+    private let jobs: AsyncStream<Job>
+    private let jobSink: AsyncStream<Job>.Continuation
     private let configuration: AgentSessionConfiguration
     private let audioSink: any AgentAudioSink
     private let tools: ToolInvocation
@@ -26,9 +30,12 @@ public actor AgentSession {
     private var lastServerError: ServerErrorEvent?
     /// Set when we close because the server broke the protocol.
     private var protocolFailure: String?
-    private var completion: CheckedContinuation<EndReason, Never>?
-    private var background: [Task<Void, Never>] = []
-    private var toolTasks: [String: Task<Void, Never>] = [:]
+
+    /// Work for the session's task group.
+    private struct Job: Sendable {
+        let onSocketLoop: Bool
+        let operation: @Sendable () async -> Void
+    }
 
     public init(
         configuration: AgentSessionConfiguration,
@@ -37,6 +44,7 @@ public actor AgentSession {
         logger: Logger = Logger(label: "AgentSession")
     ) {
         (events, eventSink) = AsyncStream.makeStream(of: SessionEvent.self)
+        (jobs, jobSink) = AsyncStream.makeStream(of: Job.self)
         self.configuration = configuration
         self.audioSink = audioSink
         self.tools = ToolInvocation(runner: toolRunner, timeout: configuration.toolTimeout)
@@ -49,15 +57,22 @@ public actor AgentSession {
         guard machine.phase == .idle else { return .protocolError("this session is already running") }
         await perform(machine.startConnecting(agentID: configuration.endpoint.agentID))
         let timeout = configuration.connectTimeout
-        return await withCheckedContinuation { continuation in
-            completion = continuation
-            background.append(Task(executorPreference: socketExecutor) { await self.connectAndServe() })
-            background.append(
-                Task {
-                    try? await Task.sleep(for: timeout)
-                    await self.connectDeadlinePassed(timeout)
-                })
+        schedule(onSocketLoop: true) { await self.connectAndServe() }
+        schedule {
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            await self.connectDeadlinePassed(timeout)
         }
+        await withDiscardingTaskGroup { group in
+            for await job in jobs {
+                if job.onSocketLoop {
+                    group.addTask(executorPreference: socketExecutor, operation: job.operation)
+                } else {
+                    group.addTask(operation: job.operation)
+                }
+            }
+            group.cancelAll()
+        }
+        return machine.endReason ?? .stoppedByClient
     }
 
     /// Ends the conversation: a close frame, then the server's answer or the
@@ -65,19 +80,17 @@ public actor AgentSession {
     public func stop() async {
         switch machine.phase {
         case .idle:
-            _ = machine.ended(.stoppedByClient)
-            eventSink.finish()
+            await finish(.stoppedByClient)
         case .connecting where outbound == nil:
             _ = machine.stopRequested()
             await finish(.stoppedByClient)
         case .connecting, .active:
             _ = machine.stopRequested()
             let bound = configuration.closeTimeout + .seconds(1)
-            background.append(
-                Task {
-                    try? await Task.sleep(for: bound)
-                    await self.finish(.stoppedByClient)
-                })
+            schedule {
+                guard (try? await Task.sleep(for: bound)) != nil else { return }
+                await self.finish(.stoppedByClient)
+            }
             try? await outbound?.close(.normalClosure, reason: nil)
         case .ending, .ended:
             break
@@ -93,7 +106,7 @@ public actor AgentSession {
     /// false when there is no active conversation to send them to.
     @discardableResult
     public func sendUserAudio(_ samples: Data) async -> Bool {
-        guard machine.phase == .active, outbound != nil else { return false }
+        guard machine.isActive, outbound != nil else { return false }
         machine.userAudioSent()
         await write(.userAudioChunk(samples))
         return true
@@ -113,16 +126,20 @@ public actor AgentSession {
 
     /// Sends a user-side message (text, contextual update, activity, feedback).
     public func send(_ message: ClientMessage) async throws(AgentSessionError) {
-        guard machine.phase == .active, outbound != nil else { throw .notActive }
-        if case .userAudioChunk = message {
-            machine.userAudioSent()
+        guard machine.isActive, outbound != nil else {
+            throw machine.isConnecting ? .notActiveYet : .notActive
+        }
+        switch message {
+        case .userAudioChunk: machine.userAudioSent()
+        case .userMessage: machine.userMessageSent()
+        default: break
         }
         await write(message)
     }
 
     public var snapshot: SessionSnapshot {
         SessionSnapshot(
-            phase: machine.phase.rawValue,
+            phase: machine.phase.name,
             conversationID: machine.metadata?.conversationID,
             inputFormat: machine.metadata?.userInputAudioFormat,
             outputFormat: machine.metadata?.agentOutputAudioFormat,
@@ -133,21 +150,26 @@ public actor AgentSession {
         )
     }
 
+    private func schedule(onSocketLoop: Bool = false, _ operation: @escaping @Sendable () async -> Void) {
+        jobSink.yield(Job(onSocketLoop: onSocketLoop, operation: operation))
+    }
+
     // MARK: - Connection
 
     private func connectAndServe() async {
         let url: String
         do {
             url = try await conversationURL()
+        } catch let error as SignedURLError {
+            await finish(.connectionFailed(error.description))
+            return
         } catch {
             await finish(.connectionFailed(String(describing: error)))
             return
         }
-        guard machine.phase == .connecting, !Task.isCancelled else { return }
-        // Headroom over the message limit lets a message just over it be
-        // refused with a reason, not by the frame decoder's bare disconnect.
+        guard machine.isConnecting, !Task.isCancelled else { return }
         let socketConfiguration = WebSocketClientConfiguration(
-            maxFrameSize: AgentSessionConfiguration.maxMessageSize + (64 << 10),
+            maxFrameSize: AgentSessionConfiguration.maxFrameSize,
             closeTimeout: configuration.closeTimeout
         )
         do {
@@ -162,7 +184,8 @@ public actor AgentSession {
             }
             await finish(reasonForClose(closeFrame))
         } catch {
-            await finish(reasonForFailure(error))
+            logger.debug("the conversation's connection failed", metadata: ["error": "\(String(reflecting: error))"])
+            await finish(reasonForFailure(error, url: url))
         }
     }
 
@@ -173,7 +196,8 @@ public actor AgentSession {
         let client = SignedURLClient(
             endpoint: configuration.endpoint,
             tlsConfiguration: try tlsConfiguration(),
-            timeout: configuration.connectTimeout
+            timeout: configuration.connectTimeout,
+            logger: logger
         )
         return try await client.fetchConversationURL(apiKey: apiKey)
     }
@@ -190,10 +214,11 @@ public actor AgentSession {
     }
 
     /// The receive loop. Frames are decoded here, off the actor, and handled
-    /// on it one at a time, in order.
+    /// on it one at a time, in order: the next frame waits until the one
+    /// before has been acted on (the sound card opened, the audio queued).
     private nonisolated func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         guard await socketOpened(outbound) else { return }
-        for try await frame in inbound.messages(maxSize: AgentSessionConfiguration.maxMessageSize) {
+        for try await frame in inbound.messages(maxSize: AgentSessionConfiguration.maxFrameSize) {
             switch frame {
             case .text(let text) where text.utf8.count > AgentSessionConfiguration.maxMessageSize:
                 await refuseOversizedMessage(bytes: text.utf8.count)
@@ -212,12 +237,12 @@ public actor AgentSession {
 
     /// Like the official SDK, close with 1009; unlike it, say why.
     private func refuseOversizedMessage(bytes: Int) async {
-        protocolFailure = "the server sent a message over the 16 MiB limit (\(bytes) bytes)"
+        protocolFailure = "the server sent a message over the 16 MiB limit (\(bytes) bytes); voiceagentd closed the connection with 1009"
         try? await outbound?.close(.messageTooLarge, reason: "message too large")
     }
 
     private func socketOpened(_ writer: WebSocketOutboundWriter) async -> Bool {
-        guard machine.phase == .connecting, !Task.isCancelled else { return false }
+        guard machine.isConnecting, !Task.isCancelled else { return false }
         outbound = writer
         await perform(machine.socketOpened(initiation: configuration.initiation))
         return true
@@ -236,12 +261,12 @@ public actor AgentSession {
     }
 
     private func connectDeadlinePassed(_ timeout: Duration) async {
-        guard machine.phase == .connecting else { return }
+        guard machine.isConnecting else { return }
         await finish(.connectionFailed("the agent did not start a conversation within \(timeout)"))
     }
 
     private func reasonForClose(_ frame: WebSocketCloseFrame?) -> EndReason {
-        if machine.phase == .ending { return .stoppedByClient }
+        if case .ending = machine.phase { return .stoppedByClient }
         if let protocolFailure { return .protocolError(protocolFailure) }
         guard let frame else {
             return outbound == nil
@@ -251,8 +276,8 @@ public actor AgentSession {
         return .closedByServer(code: Int(UInt16(webSocketErrorCode: frame.closeCode)), reason: frame.reason, error: lastServerError)
     }
 
-    private func reasonForFailure(_ error: any Error) -> EndReason {
-        if machine.phase == .ending { return .stoppedByClient }
+    private func reasonForFailure(_ error: any Error, url: String) -> EndReason {
+        if case .ending = machine.phase { return .stoppedByClient }
         if let protocolFailure { return .protocolError(protocolFailure) }
         let opened = outbound != nil
         switch error {
@@ -262,23 +287,25 @@ public actor AgentSession {
             return .protocolError("the server sent a message over the 16 MiB limit")
         case let error as WebSocketClientError:
             return .protocolError(error.description)
+        case let error as AgentSessionError:
+            return .connectionFailed(error.description)
         default:
-            let detail = String(describing: error)
-            return opened ? .networkError(detail) : .connectionFailed(detail)
+            let url = URLComponents(string: url)
+            let secure = url?.scheme == "wss"
+            let sentence = NetworkFailure(error, host: url?.host ?? "the agent", port: url?.port ?? (secure ? 443 : 80)).description
+            return opened ? .networkError(sentence) : .connectionFailed(sentence)
         }
     }
 
-    /// Ends the session once: the event stream closes and `run` returns.
+    /// Ends the session once: the event stream closes, the task group's
+    /// remaining children are cancelled, and `run` returns.
     private func finish(_ reason: EndReason) async {
-        guard let completion else { return }
-        self.completion = nil
+        guard machine.endReason == nil else { return }
         await perform(machine.ended(reason))
-        for task in background + toolTasks.values { task.cancel() }
-        toolTasks.removeAll()
         outbound = nil
         logger.info("conversation ended", metadata: ["reason": "\(reason.explanation)"])
         eventSink.finish()
-        completion.resume(returning: reason)
+        jobSink.finish()
     }
 
     // MARK: - Actions
@@ -286,18 +313,28 @@ public actor AgentSession {
     private func perform(_ actions: [ConversationStateMachine.Action]) async {
         for action in actions {
             switch action {
+            case .openAudio(let input, let output):
+                do {
+                    try await audioSink.open(input: input, output: output)
+                } catch {
+                    await finish(.audioUnavailable(String(describing: error)))
+                    try? await outbound?.close(.goingAway, reason: "audio device unavailable")
+                    return
+                }
             case .send(let message):
                 await write(message)
             case .play(let chunk):
                 audioSink.play(chunk)
+            case .discard(let frames, let reason):
+                audioSink.discard(frames: frames, reason: reason)
             case .stopPlayback:
                 audioSink.stopPlayback()
             case .emit(let kind):
                 eventSink.yield(SessionEvent(seq: nextSeq, time: Date(), kind: kind))
                 nextSeq += 1
             case .runTool(let call):
-                toolTasks[call.toolCallID] = Task {
-                    let result = await tools.answer(call)
+                schedule {
+                    let result = await self.tools.answer(call)
                     await self.toolFinished(result)
                 }
             }
@@ -305,7 +342,6 @@ public actor AgentSession {
     }
 
     private func toolFinished(_ result: ClientToolResult) async {
-        toolTasks[result.toolCallID] = nil
         await perform(machine.toolFinished(result))
     }
 
@@ -321,12 +357,14 @@ public actor AgentSession {
 
 public enum AgentSessionError: Error, Sendable, Equatable, CustomStringConvertible {
     case notActive
+    case notActiveYet
     case unreadableCAFile(String)
 
     public var description: String {
         switch self {
         case .notActive: "no conversation is active"
-        case .unreadableCAFile(let path): "the extra CA file '\(path)' cannot be read"
+        case .notActiveYet: "the conversation is still connecting; try again once it has started"
+        case .unreadableCAFile(let path): "the extra CA file '\(path)' cannot be read (extra.ca.file)"
         }
     }
 }

@@ -2,6 +2,11 @@
 public struct AgentSessionConfiguration: Sendable {
     /// The protocol's limit for one incoming message.
     public static let maxMessageSize = 16 << 20
+    /// What the frame decoder reads before the session sees it. A frame over
+    /// this is refused by NIO's decoder (1009) with no way for the session
+    /// to learn why, so it is reported as a lost connection; up to it the
+    /// session reads the message and names it as the protocol error it is.
+    public static let maxFrameSize = 64 << 20
 
     public var endpoint: AgentEndpoint
     /// With a key the agent is private: the session fetches a signed URL.

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -11,6 +12,7 @@ struct SignedURLClient: Sendable {
     let endpoint: AgentEndpoint
     let tlsConfiguration: TLSConfiguration
     let timeout: Duration
+    let logger: Logger
 
     private struct Response: Decodable {
         let signedURL: String
@@ -43,7 +45,10 @@ struct SignedURLClient: Sendable {
             status = response.status
             body = try await response.body.collect(upTo: 1 << 20)
         } catch {
-            return .failure(.unreachable(String(describing: error)))
+            logger.debug("the signed-URL request failed", metadata: ["error": "\(String(reflecting: error))"])
+            let url = endpoint.baseURL
+            let place = NetworkFailure(error, host: url.host ?? "the API", port: url.port ?? (url.scheme == "https" ? 443 : 80))
+            return .failure(.unreachable(place.description))
         }
         switch status.code {
         case 200:
@@ -67,7 +72,7 @@ public enum SignedURLError: Error, Sendable, Equatable, CustomStringConvertible 
 
     public var description: String {
         switch self {
-        case .unreachable(let detail): "the signed-URL request failed: \(detail)"
+        case .unreachable(let sentence): "the signed-URL request failed: \(sentence)"
         case .apiKeyRefused(let status): "the API key was refused (HTTP \(status)); check the elevenlabs-api-key credential"
         case .httpStatus(let status, let detail): "the signed-URL request answered HTTP \(status): \(detail)"
         case .malformedAnswer: "the signed-URL answer had no usable 'signed_url'"
