@@ -233,10 +233,17 @@ actor SimulatedConversation {
         case .error1011:
             try await fail(code: 1011, reason: "internal_error", message: "The agent's service failed")
         case .closeMidReply:
-            let chunkCount = Int(configuration.replySeconds * 1000) / configuration.chunkMilliseconds
-            await speak(firstMessage, stopAfterChunks: max(1, chunkCount / 2))
+            await speakHalfTheGreeting()
             try await close(code: 1000, reason: "end_call")
+        case .failMidReply:
+            await speakHalfTheGreeting()
+            try await fail(code: 1011, reason: "internal_error", message: "The agent's service failed")
         }
+    }
+
+    private func speakHalfTheGreeting() async {
+        let chunkCount = Int(configuration.replySeconds * 1000) / configuration.chunkMilliseconds
+        await speak(firstMessage, stopAfterChunks: max(1, chunkCount / 2))
     }
 
     private func greet() async {

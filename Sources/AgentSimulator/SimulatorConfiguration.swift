@@ -21,6 +21,8 @@ public enum SimulatorScenario: String, Sendable, CaseIterable {
     case error1011 = "error-1011"
     /// Closes the socket (1000) half-way through the greeting's audio.
     case closeMidReply = "close-mid-reply"
+    /// Fails (1011) half-way through the greeting's audio.
+    case failMidReply = "fail-mid-reply"
     /// Opens the socket but never sends the initiation metadata.
     case noMetadata = "no-metadata"
 }

@@ -6,8 +6,13 @@ import Synchronization
 /// Reads the microphone on its own thread, one chunk at a time, and hands
 /// each chunk on already encoded in the agent's input format. Muted, it
 /// keeps reading and sends silence, so the agent's turn timing stays right.
+///
+/// The device is read without blocking and waited for with poll, beside an
+/// pipe that `stop` signals: a read can block for seconds (a sound
+/// server's stream warming up), and stopping must not wait for it.
 final class CaptureStream: Sendable {
     private let running = Atomic(true)
+    private let wakeUp = WakeUpPipe()
     private let muted: Atomic<Bool>
     private let thread = AudioThread()
     private let device: String
@@ -36,6 +41,7 @@ final class CaptureStream: Sendable {
 
     func stop() async {
         running.store(false, ordering: .relaxed)
+        wakeUp.signal()
         await thread.join()
     }
 
@@ -49,14 +55,20 @@ final class CaptureStream: Sendable {
         try PCMDevice(
             name: device, direction: .capture, sampleRate: format.sampleRate,
             periodFrames: configuration.frames(milliseconds: configuration.periodMilliseconds, sampleRate: format.sampleRate),
-            bufferPeriods: configuration.bufferPeriods)
+            bufferPeriods: configuration.bufferPeriods, nonBlocking: true)
     }
 
     private func run(on opened: PCMDevice) {
         var pcm = opened
         var chunk = [Int16](repeating: 0, count: configuration.frames(milliseconds: configuration.chunkMilliseconds, sampleRate: format.sampleRate))
+        var filled = 0
         while isRunning {
-            let result = chunk.withUnsafeMutableBufferPointer { pcm.read(into: $0) }
+            // The first read of a prepared stream also starts it.
+            let result = chunk.withUnsafeMutableBufferPointer { pcm.read(into: UnsafeMutableBufferPointer(rebasing: $0[filled...])) }
+            if result == -Int(EAGAIN) {
+                if pcm.wait(orUntilReadable: wakeUp.readDescriptor) == .woken { break }
+                continue
+            }
             guard result > 0 else {
                 let error = ALSAError(device: device, operation: "read", code: Int32(result))
                 if result == -Int(EPIPE) {
@@ -69,19 +81,23 @@ final class CaptureStream: Sendable {
                     else { break }
                     pcm = reopened
                 }
+                filled = 0
                 continue
             }
+            filled += result
+            guard filled == chunk.count else { continue }
+            filled = 0
             let isMuted = muted.load(ordering: .relaxed)
             if isMuted {
                 chunk.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             }
-            let level = PCMCodec.rmsDBFS(chunk[..<result])
+            let level = PCMCodec.rmsDBFS(chunk)
             statistics.update {
-                $0.framesCaptured += result
+                $0.framesCaptured += chunk.count
                 $0.inputLevelDBFS = level
                 $0.muted = isMuted
             }
-            deliver(PCMCodec.bytes(from: chunk[..<result], format: format))
+            deliver(PCMCodec.bytes(from: chunk, format: format))
         }
         pcm.close()
     }

@@ -17,11 +17,13 @@ final class PCMDevice {
     private(set) var bufferFrames: Int
     private var handle: OpaquePointer?
 
-    init(name: String, direction: Direction, sampleRate: Int, periodFrames: Int, bufferPeriods: Int) throws {
+    /// A non-blocking device never waits in a read or write; its owner
+    /// waits in `wait(orUntilReadable:)` instead, which another thread can end.
+    init(name: String, direction: Direction, sampleRate: Int, periodFrames: Int, bufferPeriods: Int, nonBlocking: Bool = false) throws {
         self.name = name
         self.sampleRate = sampleRate
         var opened: OpaquePointer?
-        try Self.check(snd_pcm_open(&opened, name, direction.stream, 0), name, "open")
+        try Self.check(snd_pcm_open(&opened, name, direction.stream, nonBlocking ? SND_PCM_NONBLOCK : 0), name, "open")
         handle = opened
         self.periodFrames = periodFrames
         self.bufferFrames = periodFrames * bufferPeriods
@@ -74,16 +76,46 @@ final class PCMDevice {
         try Self.check(snd_pcm_sw_params(handle, params), name, "apply software parameters")
     }
 
-    /// Writes frames, blocking while the buffer is full. Returns frames
-    /// written or a negative errno.
+    /// Writes frames: in blocking mode, waits while the buffer is full; in
+    /// non-blocking mode, writes what fits (-EAGAIN for nothing). Returns
+    /// frames written or a negative errno.
     func write(_ samples: UnsafeBufferPointer<Int16>) -> Int {
         snd_pcm_writei(handle, samples.baseAddress, snd_pcm_uframes_t(samples.count))
     }
 
-    /// Reads frames, blocking until that many are there. Returns frames read
-    /// or a negative errno.
+    /// Reads frames: in blocking mode, waits until that many are there; in
+    /// non-blocking mode, takes what is there (-EAGAIN for none). Returns
+    /// frames read or a negative errno.
     func read(into samples: UnsafeMutableBufferPointer<Int16>) -> Int {
         snd_pcm_readi(handle, samples.baseAddress, snd_pcm_uframes_t(samples.count))
+    }
+
+    /// What ended a wait.
+    enum Readiness {
+        /// The device has frames, or an error a read will report.
+        case device
+        /// `wakeDescriptor` became readable.
+        case woken
+    }
+
+    /// Waits until the device is ready or `wakeDescriptor` is readable.
+    func wait(orUntilReadable wakeDescriptor: Int32) -> Readiness {
+        let count = Int(snd_pcm_poll_descriptors_count(handle))
+        var descriptors = [pollfd](repeating: pollfd(), count: count + 1)
+        let filled = descriptors.withUnsafeMutableBufferPointer { snd_pcm_poll_descriptors(handle, $0.baseAddress, UInt32(count)) }
+        guard filled >= 0 else { return .device }
+        descriptors[count] = pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)
+        while true {
+            let ready = poll(&descriptors, nfds_t(descriptors.count), -1)
+            if ready < 0, errno == EINTR { continue }
+            if descriptors[count].revents != 0 { return .woken }
+            var events: UInt16 = 0
+            let demangled = descriptors.withUnsafeMutableBufferPointer {
+                snd_pcm_poll_descriptors_revents(handle, $0.baseAddress, UInt32(count), &events)
+            }
+            // Some plugins' descriptors fire without frames for us: poll again.
+            if demangled < 0 || events != 0 || ready < 0 { return .device }
+        }
     }
 
     /// After an xrun or suspend: back to a usable state. Returns 0 or the error.
@@ -99,6 +131,7 @@ final class PCMDevice {
 
     /// Blocks until what the device holds has been played.
     func drain() {
+        snd_pcm_nonblock(handle, 0)
         snd_pcm_drain(handle)
     }
 

@@ -6,9 +6,14 @@ import Synchronization
 /// Plays the agent's speech from a `PlaybackQueue` on its own thread.
 /// Silence between replies lets the device underrun, which is normal and
 /// quiet; an underrun in the middle of speech is an xrun, counted.
+///
+/// Writes never block: the thread waits in poll beside a pipe that `stop`
+/// signals, because a sound server can hold a stream's first write for
+/// seconds and stopping must not wait for that.
 final class PlaybackStream: Sendable {
     let queue: PlaybackQueue
     private let running = Atomic(true)
+    private let wakeUp = WakeUpPipe()
     private let thread = AudioThread()
     private let device: String
     private let sampleRate: Int
@@ -55,6 +60,7 @@ final class PlaybackStream: Sendable {
     private func stopNow() {
         running.store(false, ordering: .relaxed)
         queue.end(.now)
+        wakeUp.signal()
     }
 
     private var isRunning: Bool { running.load(ordering: .relaxed) }
@@ -63,7 +69,7 @@ final class PlaybackStream: Sendable {
         try PCMDevice(
             name: device, direction: .playback, sampleRate: sampleRate,
             periodFrames: configuration.frames(milliseconds: configuration.periodMilliseconds, sampleRate: sampleRate),
-            bufferPeriods: configuration.bufferPeriods)
+            bufferPeriods: configuration.bufferPeriods, nonBlocking: true)
     }
 
     private func run(on opened: PCMDevice) {
@@ -139,6 +145,10 @@ final class PlaybackStream: Sendable {
         var offset = 0
         while offset < count, isRunning {
             let result = samples.withUnsafeBufferPointer { pcm.write(UnsafeBufferPointer(rebasing: $0[offset..<count])) }
+            if result == -Int(EAGAIN) {
+                if pcm.wait(orUntilReadable: wakeUp.readDescriptor) == .woken { break }
+                continue
+            }
             if result >= 0 {
                 offset += result
                 continue

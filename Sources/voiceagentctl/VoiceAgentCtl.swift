@@ -102,7 +102,14 @@ struct Stop: ParsableCommand {
 }
 
 struct Interrupt: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Silence the agent now and drop the rest of its reply.")
+    static let configuration = CommandConfiguration(
+        abstract: "Silence the agent now and drop the rest of its reply.",
+        discussion: """
+            The speaker goes quiet within one audio period. The agent is told the user has the \
+            floor (user_activity), and whatever more of the interrupted reply arrives is dropped \
+            until the next turn begins: the user speaking (a transcript), a message sent with \
+            `say`, or the agent's own interruption. The next reply plays in full.
+            """)
     @OptionGroup var connection: ConnectionOptions
     func run() throws { try connection.run(.interrupt) }
 }

@@ -11,7 +11,7 @@ struct SessionAgainstSimulatorTests {
             let session = try simulator.session(sink: sink)
             let run = Task { await session.run() }
             let connected = try await events(of: session, until: \.isConnected)
-            guard case .connected(let metadata) = connected.last else { return }
+            let metadata = try #require(connected.last.flatMap { if case .connected(let metadata) = $0 { metadata } else { nil } })
             #expect(metadata.agentOutputAudioFormat == .pcm16000)
 
             try await waitFor("the greeting's audio") { sink.chunks.count >= 5 }
@@ -172,10 +172,10 @@ struct SessionAgainstSimulatorTests {
             let session = try simulator.session(tools: runner) { $0.toolTimeout = .milliseconds(300) }
             let run = Task { await session.run() }
             let seen = try await events(of: session) { if case .clientToolResult = $0 { true } else { false } }
-            guard case .clientToolResult(_, let result) = seen.last else { return }
+            let result = try #require(seen.last.flatMap { if case .clientToolResult(_, let result) = $0 { result } else { nil } })
             try await waitFor("the simulator to receive the result") { await !simulator.received("client_tool_result").isEmpty }
             let recorded = try #require(await simulator.received("client_tool_result").first)
-            guard case .object(let fields) = recorded.message else { return }
+            let fields = try #require(recorded.message?.objectMembers)
             #expect(fields["tool_call_id"] == .string(result.toolCallID))
             switch outcome {
             case "success":

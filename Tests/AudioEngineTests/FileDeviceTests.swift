@@ -27,6 +27,12 @@ final class ChunkCollector: Sendable {
     var all: [Data] { chunks.withLock { $0 } }
 }
 
+/// An engine whose speaker writes to `output` and whose microphone hears silence.
+func engineRecording(into output: String) -> AudioEngine {
+    AudioEngine(configuration: AudioDeviceConfiguration(
+        captureDevice: ALSAFileDevices.capture(reading: "/dev/zero"), playbackDevice: ALSAFileDevices.playback(recordingInto: output)))
+}
+
 func ramp(samples: Int) -> [Int16] {
     (0..<samples).map { Int16(truncatingIfNeeded: $0 &* 37) }
 }
@@ -35,8 +41,7 @@ func ramp(samples: Int) -> [Int16] {
 struct FileDeviceTests {
     @Test func playbackIsBitExact() async throws {
         let output = ALSAFileDevices.path("played.raw")
-        let engine = AudioEngine(configuration: AudioDeviceConfiguration(
-            captureDevice: ALSAFileDevices.capture(reading: "/dev/zero"), playbackDevice: ALSAFileDevices.playback(recordingInto: output)))
+        let engine = engineRecording(into: output)
         try await engine.open(input: .pcm16000, output: .pcm16000) { _ in }
         let samples = ramp(samples: 16000)
         engine.play(PCMCodec.bytes(from: samples, format: .pcm16000), format: .pcm16000)
@@ -48,8 +53,7 @@ struct FileDeviceTests {
 
     @Test func muLawIsDecodedForPlayback() async throws {
         let output = ALSAFileDevices.path("ulaw.raw")
-        let engine = AudioEngine(configuration: AudioDeviceConfiguration(
-            captureDevice: ALSAFileDevices.capture(reading: "/dev/zero"), playbackDevice: ALSAFileDevices.playback(recordingInto: output)))
+        let engine = engineRecording(into: output)
         let ulaw = try AudioFormat(parsing: "ulaw_8000")
         try await engine.open(input: ulaw, output: ulaw) { _ in }
         let bytes = Data((0..<8000).map { UInt8(truncatingIfNeeded: $0) })
@@ -121,8 +125,7 @@ struct FileDeviceTests {
 struct FrameAccountingTests {
     @Test func drainingPlaysEveryQueuedFrameBeforeClosing() async throws {
         let output = ALSAFileDevices.path("drained.raw")
-        let engine = AudioEngine(configuration: AudioDeviceConfiguration(
-            captureDevice: ALSAFileDevices.capture(reading: "/dev/zero"), playbackDevice: ALSAFileDevices.playback(recordingInto: output)))
+        let engine = engineRecording(into: output)
         try await engine.open(input: .pcm16000, output: .pcm16000) { _ in }
         let samples = ramp(samples: 24_000)
         engine.play(PCMCodec.bytes(from: samples, format: .pcm16000), format: .pcm16000)

@@ -22,7 +22,7 @@ struct EndToEndTests {
         _ = try await follower.waitFor("the greeting") { $0.type == "agent_response" }
 
         let initiation = try #require(await simulator.received("conversation_initiation_client_data").first?.message)
-        guard case .object(let fields) = initiation else { return }
+        let fields = try #require(initiation.objectMembers)
         #expect(fields["dynamic_variables"] == .object(["customer": .string("Ada"), "visits": .integer(3)]))
         #expect(fields["user_id"] == .string("u1"))
 
@@ -158,7 +158,7 @@ struct EndToEndTests {
         }
         #expect(try await daemon.ctl("start").status == 0)
         try await waitFor("the tool's answer") { await !simulator.received("client_tool_result").isEmpty }
-        guard case .object(let result) = try #require(await simulator.received("client_tool_result").first?.message) else { return }
+        let result = try #require(await simulator.received("client_tool_result").first?.message?.objectMembers)
         switch outcome {
         case "succeeds":
             #expect(result["is_error"] == .bool(false))

@@ -76,23 +76,34 @@ final class DaemonProcess: Sendable {
     let directory: String
     let process: Process
     var socketPath: String { directory + "/control.sock" }
+    var configurationPath: String { directory + "/voiceagentd.conf" }
+    private let baseSettings: [String: String]
     var logPath: String { directory + "/voiceagentd.log" }
 
+    /// The daemon's settings as flags, or, with `configurationFile`, in a
+    /// file the test can rewrite and reload (flags would override it).
     init(
-        simulator: SimulatorProcess, arguments: [String] = [], environment: [String: String] = [:], launcher: [String] = [],
-        waitForSocket: Bool = true
+        simulator: SimulatorProcess, audio: PacedAudioServer = .daemonTests, arguments: [String] = [], environment: [String: String] = [:],
+        launcher: [String] = [], waitForSocket: Bool = true, configurationFile: [String: String]? = nil
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiceagentd-e2e-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory + "/tools.d", withIntermediateDirectories: true)
-        try await PacedAudioServer.daemonTests.ready()
-        let audio = PacedAudioServer.daemonTests.environment
-        let daemonArguments =
-            [
-                "--api-base-url", simulator.baseURL, "--agent-id", "agent_e2e", "--capture-device", "voiceagent_mic",
-                "--playback-device", "voiceagent_speaker", "--control-socket", directory + "/control.sock",
-                "--tools-directory", directory + "/tools.d", "--log-level", "debug",
-            ] + arguments
         process = Process()
+        try FileManager.default.createDirectory(atPath: directory + "/tools.d", withIntermediateDirectories: true)
+        try await audio.ready()
+        let settings = [
+            "api.base.url": simulator.baseURL, "agent.id": "agent_e2e", "capture.device": "voiceagent_mic",
+            "playback.device": "voiceagent_speaker", "tools.directory": directory + "/tools.d", "log.level": "debug",
+        ]
+        var daemonArguments = ["--control-socket", directory + "/control.sock"]
+        if let configurationFile {
+            baseSettings = settings.merging(configurationFile) { $1 }
+            try writeConfiguration([:])
+            daemonArguments += ["--config", configurationPath]
+        } else {
+            baseSettings = [:]
+            daemonArguments += settings.flatMap { ["--" + $0.key.replacing(".", with: "-"), $0.value] }
+        }
+        daemonArguments += arguments
         if launcher.isEmpty {
             process.executableURL = URL(fileURLWithPath: Binaries.path("voiceagentd"))
             process.arguments = daemonArguments
@@ -102,7 +113,7 @@ final class DaemonProcess: Sendable {
         }
         var inherited = ProcessInfo.processInfo.environment
         inherited["JOURNAL_STREAM"] = nil
-        process.environment = inherited.merging(audio) { $1 }.merging(environment) { $1 }
+        process.environment = inherited.merging(audio.environment) { $1 }.merging(environment) { $1 }
         guard FileManager.default.createFile(atPath: directory + "/voiceagentd.log", contents: nil) else {
             throw TimedOut(what: "a log file in \(directory)")
         }
@@ -122,9 +133,15 @@ final class DaemonProcess: Sendable {
         try await runProgram(Binaries.path("voiceagentctl"), arguments, environment: ["VOICEAGENTD_CONTROL_SOCKET": socketPath])
     }
 
+    /// `status` asked on the socket directly: tests poll it, and a process
+    /// per poll would measure process spawning, not the daemon.
     func status() async throws -> StatusReport {
-        let result = try await ctl("status", "--json")
-        return try JSONDecoder().decode(StatusReport.self, from: Data(result.output.utf8))
+        let client = try RawControlClient(path: socketPath)
+        try client.send(ControlCodec.encode(ControlRequest(id: "status", command: .status)))
+        guard case .reply(_, let status?) = try ControlCodec.decodeMessage(try client.readLine(), result: StatusReport.self) else {
+            throw TimedOut(what: "a status reply")
+        }
+        return status
     }
 
     /// SIGTERM, then the exit status.
@@ -135,6 +152,21 @@ final class DaemonProcess: Sendable {
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Writes the configuration file: the settings it started with, changed by `changes`.
+    func writeConfiguration(_ changes: [String: String]) throws {
+        let lines = baseSettings.merging(changes) { $1 }.sorted { $0.key < $1.key }.map {
+            $0.key.replacing(".", with: "_").uppercased() + "=" + $0.value
+        }
+        try lines.joined(separator: "\n").appending("\n").write(toFile: configurationPath, atomically: true, encoding: .utf8)
+    }
+
+    /// SIGHUP, and waits until the daemon says it read the file again.
+    func reload() async throws {
+        let before = log.components(separatedBy: "configuration reloaded").count
+        kill(process.processIdentifier, SIGHUP)
+        try await waitFor("the reload") { self.log.components(separatedBy: "configuration reloaded").count > before }
+    }
 
     func addTool(_ name: String, script: String) throws {
         let path = directory + "/tools.d/" + name

@@ -68,3 +68,10 @@ extension JSONValue: CustomStringConvertible {
         }
     }
 }
+
+extension JSONValue {
+    /// The members, if this is an object.
+    public var objectMembers: [String: JSONValue]? {
+        if case .object(let members) = self { members } else { nil }
+    }
+}
