@@ -36,6 +36,14 @@ public enum ControlCommand: Sendable, Equatable {
     }
 
     public static let names = ["start", "stop", "interrupt", "status", "events", "say", "context", "mute", "unmute"]
+
+    /// False for the queries (`status`, `events`), which change nothing.
+    public var changesState: Bool {
+        switch self {
+        case .status, .events: false
+        case .start, .stop, .interrupt, .say, .context, .mute, .unmute: true
+        }
+    }
 }
 
 /// What `start` may change for one conversation; absent fields keep the

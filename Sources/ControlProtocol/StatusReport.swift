@@ -1,5 +1,7 @@
 /// What `status` answers. The API key is never part of it.
 public struct StatusReport: Sendable, Equatable, Codable {
+    public var version: String
+    public var setup: Setup
     public var state: String
     public var conversationID: String?
     public var agentID: String?
@@ -12,9 +14,11 @@ public struct StatusReport: Sendable, Equatable, Codable {
     public var lastEnd: LastEnd?
 
     public init(
-        state: String, conversationID: String?, agentID: String?, uptimeSeconds: Double, conversationSeconds: Double?, latency: Latency,
+        version: String, setup: Setup, state: String, conversationID: String?, agentID: String?, uptimeSeconds: Double, conversationSeconds: Double?, latency: Latency,
         audio: Audio, counters: [String: Int], historyTurns: Int, lastEnd: LastEnd?
     ) {
+        self.version = version
+        self.setup = setup
         self.state = state
         self.conversationID = conversationID
         self.agentID = agentID
@@ -28,7 +32,7 @@ public struct StatusReport: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case state
+        case version, setup, state
         case conversationID = "conversation_id"
         case agentID = "agent_id"
         case uptimeSeconds = "uptime_seconds"
@@ -36,6 +40,28 @@ public struct StatusReport: Sendable, Equatable, Codable {
         case latency, audio, counters
         case historyTurns = "history_turns"
         case lastEnd = "last_end"
+    }
+
+    /// How the daemon is set up to start conversations (from its
+    /// configuration as last loaded). Whether a key is loaded, never the key.
+    public struct Setup: Sendable, Equatable, Codable {
+        /// The agent `start` talks to when it names none.
+        public var agentID: String?
+        /// `signed_url` (a private agent, through the API key) or `public`.
+        public var auth: String
+        public var apiKeyLoaded: Bool
+
+        public init(agentID: String?, auth: String, apiKeyLoaded: Bool) {
+            self.agentID = agentID
+            self.auth = auth
+            self.apiKeyLoaded = apiKeyLoaded
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case agentID = "agent_id"
+            case auth
+            case apiKeyLoaded = "api_key_loaded"
+        }
     }
 
     public struct Latency: Sendable, Equatable, Codable {

@@ -53,7 +53,7 @@ final class ControlClient {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            guard written > 0 else { throw .io("the daemon closed the connection") }
+            guard written > 0 else { throw .io("voiceagentd closed the connection without answering; see why with: journalctl -u voiceagentd") }
             offset += written
         }
     }
@@ -69,7 +69,7 @@ final class ControlClient {
                 if errno == EAGAIN || errno == EWOULDBLOCK {
                     throw .io("the daemon did not answer within \(answerTimeoutSeconds) s; is it hung? (journalctl -u voiceagentd)")
                 }
-                throw .io("reading from the daemon failed: \(String(cString: strerror(errno)))")
+                throw .io("voiceagentd closed the connection without answering (\(String(cString: strerror(errno)))); see why with: journalctl -u voiceagentd")
             }
             for frame in framer.push(buffer[..<count]) {
                 guard case .line(let line) = frame else { throw .io("the daemon sent a line over \(ControlProtocol.maxReplyBytes) bytes") }
@@ -98,7 +98,7 @@ final class ControlClient {
             case .reply, .event, .overflow: continue
             }
         }
-        throw .io("the daemon closed the connection before answering")
+        throw .io("voiceagentd closed the connection without answering; see why with: journalctl -u voiceagentd")
     }
 }
 
@@ -120,6 +120,7 @@ enum ClientFailure: Error, CustomStringConvertible {
     /// sysexits(3) values where one fits.
     var exitStatus: Int32 {
         switch self {
+        case .refused(let error) where error.code == .badConfiguration: 78
         case .refused: 1
         case .usage: 64
         case .notRunning: 69

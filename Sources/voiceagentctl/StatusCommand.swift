@@ -31,7 +31,7 @@ struct StatusText {
     }
 
     var lines: [String] {
-        var lines = [row("State", stateText), row("Uptime", Self.duration(status.uptimeSeconds))]
+        var lines = [row("State", stateText), row("Daemon", setupText), row("Uptime", Self.duration(status.uptimeSeconds))]
         if let seconds = status.conversationSeconds { lines.append(row("Conversation", Self.duration(seconds))) }
         lines.append(row("Latency", latencyText))
         let audio = status.audio
@@ -57,6 +57,14 @@ struct StatusText {
         let reasons = status.audio.droppedFrames.filter { $0.value > 0 }.sorted { $0.key < $1.key }
         guard !reasons.isEmpty else { return String(status.audio.framesDropped) }
         return "\(status.audio.framesDropped) (" + reasons.map { "\($0.key.replacing("_", with: " ")) \($0.value)" }.joined(separator: ", ") + ")"
+    }
+
+    /// "voiceagentd 0.2.0, agent agent_123, private agent (signed URL), API key loaded".
+    private var setupText: String {
+        let setup = status.setup
+        let agent = setup.agentID.map { "agent \($0)" } ?? "no agent configured"
+        let auth = setup.auth == "signed_url" ? "private agent (signed URL)" : "public agent"
+        return "voiceagentd \(status.version), \(agent), \(auth), \(setup.apiKeyLoaded ? "API key loaded" : "no API key")"
     }
 
     private var latencyText: String {

@@ -12,9 +12,10 @@ struct VoiceAgentCtl: ParsableCommand {
             --socket, or $VOICEAGENTD_CONTROL_SOCKET). Members of the 'voiceagent' group may use it.
 
             Exit status: 0 done; 1 the daemon refused (the message says why); 64 usage error; \
-            69 the daemon is not running; 74 the connection failed; 77 permission denied.
+            69 the daemon is not running; 74 the connection failed; 77 permission denied; 78 the \
+            daemon's configuration is invalid (the message names the setting).
             """,
-        version: "0.1.0",
+        version: "0.2.0",
         subcommands: [Start.self, Stop.self, Interrupt.self, Status.self, Events.self, Say.self, Context.self, Mute.self, Unmute.self]
     )
 

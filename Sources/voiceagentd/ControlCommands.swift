@@ -10,6 +10,9 @@ struct ControlCommands: Sendable {
 
     /// The answer to every command but `events --follow`.
     func execute(_ request: ControlRequest) async -> Data {
+        if let refusal = await supervisor.configurationRefusal {
+            return ControlCodec.failure(id: request.id, refusal)
+        }
         do {
             switch request.command {
             case .start(let options):
@@ -40,6 +43,10 @@ struct ControlCommands: Sendable {
     /// `events --follow`: the history after `since`, then every new event as
     /// it happens, with an overflow marker wherever this reader fell behind.
     func follow(_ request: ControlRequest, since: UInt64?, write: (Data) async throws -> Void) async throws {
+        if let refusal = await supervisor.configurationRefusal {
+            try await write(ControlCodec.failure(id: request.id, refusal))
+            return
+        }
         let (backlog, live) = await events.follow(since: since)
         try await write(ControlCodec.reply(id: request.id))
         var last = backlog.last?.seq

@@ -24,7 +24,7 @@ struct ControlServer: Service {
 
     func run() async throws {
         let server = try await bind()
-        notifier.ready(status: "idle")
+        notifier.ready(status: await commands.supervisor.systemdStatus)
         let clients = ClientCounter()
         // On shutdown every client task is cancelled, followers included, so
         // a connected `events --follow` never holds the daemon up.

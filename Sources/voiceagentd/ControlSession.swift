@@ -31,7 +31,9 @@ struct ControlSession {
                                 logger.notice("refused a control request: \(refusal.error.message)", metadata: ["peer": "\(peer)"])
                                 try await write(ControlCodec.failure(id: refusal.id, refusal.error))
                             case .success(let request):
-                                logger.info("control command \(request.command.name)", metadata: ["peer": "\(peer)", "request_id": "\(request.id)"])
+                                // Commands that change something are worth the journal; queries are not.
+                                let level: Logger.Level = request.command.changesState ? .info : .debug
+                                logger.log(level: level, "control command \(request.command.name)", metadata: ["peer": "\(peer)", "request_id": "\(request.id)"])
                                 if case .events(let options) = request.command, options.follow {
                                     followers.addTask { try await commands.follow(request, since: options.since, write: write) }
                                 } else {

@@ -11,6 +11,8 @@ import ServiceLifecycle
 /// task, and on shutdown ends the one under way with a close frame.
 actor ConversationSupervisor: Service {
     private var configuration: DaemonConfiguration
+    /// Set while the configuration is invalid: every request is answered with it.
+    private(set) var configurationProblem: String?
     private let apiKey: String?
     private let events: EventLog
     private let notifier: SystemdNotifier
@@ -25,8 +27,12 @@ actor ConversationSupervisor: Service {
     private var muted = false
     private var shuttingDown = false
 
-    init(configuration: DaemonConfiguration, apiKey: String?, events: EventLog, notifier: SystemdNotifier, logger: Logger) {
+    init(
+        configuration: DaemonConfiguration, configurationProblem: String? = nil, apiKey: String?, events: EventLog,
+        notifier: SystemdNotifier, logger: Logger
+    ) {
         self.configuration = configuration
+        self.configurationProblem = configurationProblem
         self.apiKey = apiKey
         self.events = events
         self.notifier = notifier
@@ -105,6 +111,9 @@ actor ConversationSupervisor: Service {
         let counters = snapshot?.counters ?? SessionCounters()
         let devices = current?.configuration.audio ?? configuration.audio
         return StatusReport(
+            version: VoiceAgentDaemon.version,
+            setup: StatusReport.Setup(
+                agentID: configuration.agentID, auth: usesSignedURL ? "signed_url" : "public", apiKeyLoaded: apiKey != nil),
             state: await current?.phase() ?? "idle",
             conversationID: current?.conversationID,
             agentID: current?.agentID,
@@ -137,6 +146,25 @@ actor ConversationSupervisor: Service {
     /// one keeps what it started with, and `status` shows that.
     func reload(_ newConfiguration: DaemonConfiguration) {
         configuration = newConfiguration
+        configurationProblem = nil
+    }
+
+    /// The refusal every request gets while the configuration is invalid.
+    var configurationRefusal: ControlError? {
+        configurationProblem.map {
+            ControlError(
+                .badConfiguration,
+                "voiceagentd's configuration is invalid: \($0). Fix it in /etc/voiceagentd/voiceagentd.conf, then run: systemctl reload voiceagentd")
+        }
+    }
+
+    /// What systemd's STATUS= should say now.
+    var systemdStatus: String {
+        get async {
+            if configurationProblem != nil { return "configuration error; see journalctl -u voiceagentd" }
+            guard let current else { return "idle" }
+            return current.conversationID.map { "in conversation \($0)" } ?? "connecting to agent \(current.agentID)"
+        }
     }
 
     // MARK: - The conversation
@@ -171,16 +199,13 @@ actor ConversationSupervisor: Service {
         currentEnded = nil
         launch.ended.finish()
         notifier.status("idle")
-        if reason.isError {
-            logger.warning("conversation ended: \(reason.explanation)", metadata: ["conversation_id": "\(conversation.conversationID ?? "none")"])
-        }
     }
 
     private func sessionConfiguration(for options: StartOptions) throws(ControlError) -> AgentSessionConfiguration {
         guard let agentID = options.agentID ?? configuration.agentID else {
             throw ControlError(.badArguments, "no agent id: pass --agent-id, or set AGENT_ID in /etc/voiceagentd/voiceagentd.conf")
         }
-        let useSignedURL = configuration.authentication ?? (apiKey != nil)
+        let useSignedURL = usesSignedURL
         if useSignedURL, apiKey == nil {
             throw ControlError(
                 .startFailed, "the agent is private (auth=yes) but no API key is set: provide the elevenlabs-api-key credential or ELEVENLABS_API_KEY")
@@ -210,6 +235,12 @@ actor ConversationSupervisor: Service {
             extraTrustedCAFile: configuration.extraCAFile,
             connectTimeout: configuration.connectTimeout,
             toolTimeout: configuration.toolTimeout)
+    }
+
+    /// Whether conversations go through a signed URL: `auth`, or with
+    /// `auth=auto` whether a key is loaded.
+    private var usesSignedURL: Bool {
+        configuration.authentication ?? (apiKey != nil)
     }
 
     /// Silence measures -infinity dBFS, which JSON cannot carry: it is left out.

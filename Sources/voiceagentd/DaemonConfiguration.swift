@@ -69,6 +69,19 @@ struct DaemonConfiguration: Sendable, Equatable {
     /// Reads the layered configuration. `flags` maps key names to values
     /// given on the command line.
     static func load(flags: [String: String], environment: [String: String], configFile: String?) async throws -> DaemonConfiguration {
+        try DaemonConfiguration(values: try await layeredValues(flags: flags, environment: environment, configFile: configFile))
+    }
+
+    /// What the daemon listens with while the configuration is invalid: the
+    /// control socket and group as configured if those are usable, every
+    /// other setting at its default.
+    static func listeningFallback(flags: [String: String], environment: [String: String], configFile: String?) async -> DaemonConfiguration {
+        guard let values = try? await layeredValues(flags: flags, environment: environment, configFile: configFile) else { return defaults }
+        let listening: Set = ["control.socket", "control.group"]
+        return (try? DaemonConfiguration(values: ConfigurationValues { listening.contains($0) ? values.lookup($0) : nil })) ?? defaults
+    }
+
+    private static func layeredValues(flags: [String: String], environment: [String: String], configFile: String?) async throws -> ConfigurationValues {
         let file = configFile ?? defaultConfigFile
         let fileProvider: EnvironmentVariablesProvider
         do {
@@ -81,8 +94,12 @@ struct DaemonConfiguration: Sendable, Equatable {
             EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "voiceagentd"),
             fileProvider,
         ])
-        return try DaemonConfiguration(values: ConfigurationValues { name in reader.string(forKey: ConfigKey(stringLiteral: name)) })
+        return ConfigurationValues { name in reader.string(forKey: ConfigKey(stringLiteral: name)) }
     }
+
+    /// Every setting at its default: what the daemon listens with while its
+    /// configuration is invalid.
+    static let defaults = try! DaemonConfiguration(values: ConfigurationValues { _ in nil })
 
     init(values: ConfigurationValues) throws {
         apiBaseURL = try values.string("api.base.url")

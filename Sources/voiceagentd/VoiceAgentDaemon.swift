@@ -8,7 +8,7 @@ import UnixSignals
 
 @main
 struct VoiceAgentDaemon: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = "0.2.0"
     static let source = SourceInfo(source: "voiceagentd", version: version)
 
     static let configuration = CommandConfiguration(
@@ -30,7 +30,15 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
             JSON on stdin and answers with its stdout.
 
             Signals: SIGTERM and SIGINT end a conversation cleanly and exit; SIGHUP re-reads \
-            the configuration for the next conversation.
+            the configuration: the log level applies at once, the rest from the next conversation.
+
+            An invalid setting, when started by systemd (NOTIFY_SOCKET or LISTEN_FDS set), is \
+            logged once and the daemon stays up answering every request with that error, so \
+            socket activation does not restart it in a loop; fix the file and reload \
+            (systemctl reload voiceagentd). Started by hand, it exits at once.
+
+            Exit status: 0 after SIGTERM or SIGINT; 78 (EX_CONFIG) an invalid setting, when not \
+            started by systemd; 1 any other failure to run (the control socket cannot be bound).
             """,
         version: version
     )
@@ -77,14 +85,21 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let configuration: DaemonConfiguration
-        let apiKey: String?
+        var configuration = DaemonConfiguration.defaults
+        var apiKey: String?
+        var problem: String?
         do {
             configuration = try await DaemonConfiguration.load(flags: flags, environment: environment, configFile: config)
             apiKey = try APIKeySource.load(environment: environment)
         } catch {
             FileHandle.standardError.write(Data("voiceagentd: \(error)\n".utf8))
-            throw ExitCode(78)  // EX_CONFIG: systemd shows it as a configuration error
+            // By hand: fail at once. Under systemd: stay up and say why, since
+            // every queued connection would start a failing daemon again.
+            guard environment["NOTIFY_SOCKET"] != nil || environment["LISTEN_FDS"] != nil else {
+                throw ExitCode(78)  // EX_CONFIG: systemd shows it as a configuration error
+            }
+            configuration = await DaemonConfiguration.listeningFallback(flags: flags, environment: environment, configFile: config)
+            problem = "\(error)"
         }
         let underJournal = environment["JOURNAL_STREAM"] != nil
         let logLevel = SharedLogLevel(configuration.logLevel)
@@ -94,7 +109,9 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
         }
         let logger = Logger(label: "voiceagentd")
         let journal: any EventJournal = underJournal ? JournalEventJournal() : LoggerEventJournal(logger: logger)
-        try await Daemon(configuration: configuration, apiKey: apiKey, journal: journal, logger: logger, logLevel: logLevel) {
+        try await Daemon(
+            configuration: configuration, configurationProblem: problem, apiKey: apiKey, journal: journal, logger: logger, logLevel: logLevel
+        ) {
             try await DaemonConfiguration.load(flags: flags, environment: ProcessInfo.processInfo.environment, configFile: config)
         }.run()
     }
@@ -107,6 +124,8 @@ struct Daemon {
     static let shutdownLimit = Duration.seconds(10)
 
     let configuration: DaemonConfiguration
+    /// Why the configuration could not be read at start, if it could not.
+    let configurationProblem: String?
     let apiKey: String?
     let journal: any EventJournal
     let logger: Logger
@@ -116,7 +135,12 @@ struct Daemon {
     func run() async throws {
         let notifier = SystemdNotifier()
         let events = EventLog(journal: journal)
-        let supervisor = ConversationSupervisor(configuration: configuration, apiKey: apiKey, events: events, notifier: notifier, logger: logger)
+        let supervisor = ConversationSupervisor(
+            configuration: configuration, configurationProblem: configurationProblem, apiKey: apiKey, events: events, notifier: notifier,
+            logger: logger)
+        if let configurationProblem {
+            logger.error("the configuration is invalid; every request is answered with this until it is fixed and reloaded: \(configurationProblem)")
+        }
         let services: [any Service] = [
             ControlServer(
                 path: configuration.controlSocket, group: configuration.controlGroup,
@@ -168,9 +192,9 @@ struct ConfigurationReloader: Service {
                     logLevel.set(configuration.logLevel)
                     logger.info("configuration reloaded; the log level applies now, the rest from the next conversation")
                 } catch {
-                    logger.error("configuration not reloaded: \(error)")
+                    logger.error("configuration not reloaded, the previous one stays: \(error)")
                 }
-                notifier.status(await supervisor.status().state)
+                notifier.status(await supervisor.systemdStatus)
             }
         }
     }

@@ -170,3 +170,43 @@ extension PacedAudioServer {
     /// speaking into a shared microphone would barge in on these greetings.
     static let lifecycleTests = PacedAudioServer(name: "lifecycle")
 }
+
+/// An administrator's typo under systemd: the daemon stays up and says what
+/// is wrong to everyone who asks, until the file is fixed and reloaded.
+@Suite("A configuration error under systemd", .serialized, .timeLimit(.minutes(2)))
+struct ConfigurationErrorTests {
+    @Test func everyRequestIsAnsweredWithTheErrorUntilAReloadFixesIt() async throws {
+        let notifications = try DatagramCollector()
+        let simulator = try await SimulatorProcess()
+        let daemon = try await DaemonProcess(
+            simulator: simulator, audio: .lifecycleTests, environment: ["NOTIFY_SOCKET": notifications.path], waitForSocket: false,
+            configurationFile: ["period.ms": "0"])
+        try await waitFor("READY=1") { notifications.messages.contains { $0.contains("READY=1") } }
+        #expect(notifications.messages.contains { $0.contains("STATUS=configuration error; see journalctl -u voiceagentd") })
+        for command in [["start"], ["status"], ["stop"], ["events"]] {
+            let answer = try await runProgram(Binaries.path("voiceagentctl"), command + ["--socket", daemon.socketPath])
+            #expect(answer.status == 78, "\(command): \(answer.errors)")
+            #expect(answer.errors.contains("voiceagentd's configuration is invalid: invalid configuration --period-ms"), "\(answer.errors)")
+            #expect(answer.errors.contains("PERIOD_MS in the file): '0' is not a whole number from 5 to 100"))
+            #expect(answer.errors.contains("then run: systemctl reload voiceagentd"))
+        }
+        #expect(daemon.process.isRunning, "no exit for systemd to restart in a loop")
+
+        try daemon.writeConfiguration(["period.ms": "20"])
+        try await daemon.reload()
+        let status = try await daemon.status()
+        #expect(status.state == "idle" && status.version == "0.2.0")
+        #expect(status.setup == StatusReport.Setup(agentID: "agent_e2e", auth: "public", apiKeyLoaded: false))
+        #expect(try await daemon.ctl("start").status == 0)
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func startedByHandItExitsAtOnce() async throws {
+        let simulator = try await SimulatorProcess()
+        let daemon = try await DaemonProcess(
+            simulator: simulator, audio: .lifecycleTests, waitForSocket: false, configurationFile: ["period.ms": "0"])
+        try await waitFor("the exit") { !daemon.process.isRunning }
+        #expect(daemon.process.terminationStatus == 78)
+        #expect(daemon.log.contains("PERIOD_MS in the file): '0' is not a whole number from 5 to 100"))
+    }
+}

@@ -282,7 +282,11 @@ public actor AgentSession {
         let opened = outbound != nil
         switch error {
         case let error as WebSocketClientError where error == .webSocketUpgradeFailed:
-            return .connectionFailed("the server refused the WebSocket upgrade (unknown agent, or a signed URL that is wrong or expired)")
+            guard configuration.apiKey == nil else {
+                return .connectionFailed("the server refused the conversation's signed URL (it may have expired); try again")
+            }
+            return .connectionFailed(
+                "the server refused the conversation: agent '\(configuration.endpoint.agentID)' is private and no API key is set (put it in /etc/voiceagentd/api-key, or ELEVENLABS_API_KEY), or no agent has that id")
         case let error as WebSocketClientError where error == .serverSentMessageTooLarge:
             return .protocolError("the server sent a message over the 16 MiB limit")
         case let error as WebSocketClientError:
@@ -303,7 +307,7 @@ public actor AgentSession {
         guard machine.endReason == nil else { return }
         await perform(machine.ended(reason))
         outbound = nil
-        logger.info("conversation ended", metadata: ["reason": "\(reason.explanation)"])
+        logger.debug("conversation ended", metadata: ["reason": "\(reason.explanation)"])
         eventSink.finish()
         jobSink.finish()
     }
