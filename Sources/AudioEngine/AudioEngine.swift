@@ -62,8 +62,8 @@ public final class AudioEngine: Sendable {
 
     /// Silences playback within one period and forgets what was queued.
     public func stopPlayback() {
-        guard let queue = streams.withLock({ $0?.playback.queue }) else { return }
-        let queued = queue.clear()
+        guard let playback = streams.withLock({ $0?.playback }) else { return }
+        let queued = playback.interrupt()
         statistics.update { $0.dropped.add(queued, .interrupted) }
     }
 

@@ -62,13 +62,14 @@ final class CaptureStream: Sendable {
         var pcm = opened
         var chunk = [Int16](repeating: 0, count: configuration.frames(milliseconds: configuration.chunkMilliseconds, sampleRate: format.sampleRate))
         var filled = 0
+        // The first read of a prepared stream starts it; once it runs, each
+        // period is waited for before it is read.
+        var running = false
         while isRunning {
-            // The first read of a prepared stream also starts it.
+            if running, pcm.wait(orUntilReadable: wakeUp.readDescriptor) == .woken { break }
             let result = chunk.withUnsafeMutableBufferPointer { pcm.read(into: UnsafeMutableBufferPointer(rebasing: $0[filled...])) }
-            if result == -Int(EAGAIN) {
-                if pcm.wait(orUntilReadable: wakeUp.readDescriptor) == .woken { break }
-                continue
-            }
+            running = true
+            if result == -Int(EAGAIN) { continue }
             guard result > 0 else {
                 let error = ALSAError(device: device, operation: "read", code: Int32(result))
                 if result == -Int(EPIPE) {
@@ -82,6 +83,7 @@ final class CaptureStream: Sendable {
                     pcm = reopened
                 }
                 filled = 0
+                running = false
                 continue
             }
             filled += result

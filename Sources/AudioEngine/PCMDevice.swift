@@ -16,6 +16,8 @@ final class PCMDevice {
     private(set) var periodFrames: Int
     private(set) var bufferFrames: Int
     private var handle: OpaquePointer?
+    /// The device's poll descriptors, then one free slot for a wake-up pipe.
+    private var pollDescriptors: [pollfd] = []
 
     /// A non-blocking device never waits in a read or write; its owner
     /// waits in `wait(orUntilReadable:)` instead, which another thread can end.
@@ -31,6 +33,11 @@ final class PCMDevice {
             try configureHardware(direction: direction, bufferPeriods: bufferPeriods)
             try configureSoftware(direction: direction)
             try Self.check(snd_pcm_prepare(handle), name, "prepare")
+            pollDescriptors = [pollfd](repeating: pollfd(), count: Int(snd_pcm_poll_descriptors_count(handle)) + 1)
+            let filled = pollDescriptors.withUnsafeMutableBufferPointer {
+                snd_pcm_poll_descriptors(handle, $0.baseAddress, UInt32($0.count - 1))
+            }
+            try Self.check(filled, name, "read poll descriptors")
         } catch {
             close()
             throw error
@@ -100,17 +107,14 @@ final class PCMDevice {
 
     /// Waits until the device is ready or `wakeDescriptor` is readable.
     func wait(orUntilReadable wakeDescriptor: Int32) -> Readiness {
-        let count = Int(snd_pcm_poll_descriptors_count(handle))
-        var descriptors = [pollfd](repeating: pollfd(), count: count + 1)
-        let filled = descriptors.withUnsafeMutableBufferPointer { snd_pcm_poll_descriptors(handle, $0.baseAddress, UInt32(count)) }
-        guard filled >= 0 else { return .device }
-        descriptors[count] = pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)
+        let count = pollDescriptors.count - 1
+        pollDescriptors[count] = pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)
         while true {
-            let ready = poll(&descriptors, nfds_t(descriptors.count), -1)
+            let ready = poll(&pollDescriptors, nfds_t(pollDescriptors.count), -1)
             if ready < 0, errno == EINTR { continue }
-            if descriptors[count].revents != 0 { return .woken }
+            if pollDescriptors[count].revents != 0 { return .woken }
             var events: UInt16 = 0
-            let demangled = descriptors.withUnsafeMutableBufferPointer {
+            let demangled = pollDescriptors.withUnsafeMutableBufferPointer {
                 snd_pcm_poll_descriptors_revents(handle, $0.baseAddress, UInt32(count), &events)
             }
             // Some plugins' descriptors fire without frames for us: poll again.

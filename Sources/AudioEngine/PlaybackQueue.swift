@@ -99,6 +99,13 @@ final class PlaybackQueue: @unchecked Sendable {
         return Take(samples: taken, generation: generation, clearedAt: clearedAt, finished: finished)
     }
 
+    /// Changes with every `clear`.
+    var generationNow: UInt64 {
+        condition.lock()
+        defer { condition.unlock() }
+        return generation
+    }
+
     var queuedSamples: Int {
         condition.lock()
         defer { condition.unlock() }

@@ -51,6 +51,15 @@ final class PlaybackStream: Sendable {
         }
     }
 
+    /// Forgets what is queued and wakes the thread if it waits for room in
+    /// the device, so it drops what the device holds now, not a period
+    /// later. Returns how many samples were forgotten.
+    func interrupt() -> Int {
+        let forgotten = queue.clear()
+        wakeUp.signal()
+        return forgotten
+    }
+
     /// Stops at once; what was not heard is counted as dropped.
     func stop() async {
         stopNow()
@@ -101,10 +110,11 @@ final class PlaybackStream: Sendable {
                 continue
             }
             let level = PCMCodec.rmsDBFS(period[..<take.samples])
-            let (written, lost) = write(period, count: take.samples, to: pcm, starved: starved)
+            let (written, lost) = write(period, count: take.samples, to: pcm, starved: starved, generation: generation)
+            let unwritten: DropReason = lost != nil ? .deviceLost : isRunning ? .interrupted : .conversationEnded
             statistics.update {
                 $0.framesPlayed += written
-                $0.dropped.add(take.samples - written, lost == nil ? .conversationEnded : .deviceLost)
+                $0.dropped.add(take.samples - written, unwritten)
                 $0.outputLevelDBFS = level
             }
             if let lost {
@@ -139,14 +149,22 @@ final class PlaybackStream: Sendable {
         return nil
     }
 
-    /// Writes `count` samples, or fewer if the stream stops or the device is
-    /// gone (then with the error); returns how many were written.
-    private func write(_ samples: [Int16], count: Int, to pcm: PCMDevice, starved: Bool) -> (written: Int, lost: ALSAError?) {
+    /// Writes `count` samples, or fewer if the stream stops, is interrupted,
+    /// or the device is gone (then with the error); returns how many were
+    /// written.
+    private func write(
+        _ samples: [Int16], count: Int, to pcm: PCMDevice, starved: Bool, generation: UInt64
+    ) -> (written: Int, lost: ALSAError?) {
         var offset = 0
         while offset < count, isRunning {
             let result = samples.withUnsafeBufferPointer { pcm.write(UnsafeBufferPointer(rebasing: $0[offset..<count])) }
             if result == -Int(EAGAIN) {
-                if pcm.wait(orUntilReadable: wakeUp.readDescriptor) == .woken { break }
+                if pcm.wait(orUntilReadable: wakeUp.readDescriptor) == .woken {
+                    wakeUp.reset()
+                    // A wake-up for an interrupt already handled: wait again.
+                    if isRunning, queue.generationNow == generation { continue }
+                    break
+                }
                 continue
             }
             if result >= 0 {

@@ -1,7 +1,7 @@
 import Glibc
 
 /// A pipe whose read end becomes readable once `signal` is called: lets a
-/// thread waiting in poll on a device be told to stop.
+/// thread waiting in poll on a device be told to stop or to look again.
 final class WakeUpPipe: Sendable {
     let readDescriptor: Int32
     private let writeDescriptor: Int32
@@ -26,5 +26,11 @@ final class WakeUpPipe: Sendable {
     func signal() {
         var byte: UInt8 = 1
         _ = write(writeDescriptor, &byte, 1)
+    }
+
+    /// Takes back what `signal` wrote, so the next poll waits again.
+    func reset() {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        while read(readDescriptor, &bytes, bytes.count) > 0 {}
     }
 }

@@ -1,3 +1,4 @@
+import AgentSession
 import AgentSimulator
 import ControlProtocol
 import Foundation
@@ -151,6 +152,21 @@ struct ConversationLifecycleTests {
         #expect(status.audio.framesPlayed < 32_000, "the rest of the reply was not played")
         #expect(status.audio.framesPlayed + status.audio.framesDropped == 32_000, "every frame played or counted")
         #expect(status.audio.droppedFrames["conversation_ended"] ?? 0 > 0)
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func aMessageOverTheLimitIsReportedAsTheProtocolErrorItIs() async throws {
+        let simulator = try await SimulatorProcess {
+            $0.scenario = .oversized
+            $0.oversizedMessageBytes = AgentSessionConfiguration.maxMessageSize + (128 << 10)
+        }
+        let daemon = try await DaemonProcess(simulator: simulator, audio: .lifecycleTests)
+        let follower = try EventFollower(socket: daemon.socketPath)
+        #expect(try await daemon.ctl("start").status == 0)
+        let ended = try await follower.waitFor("the end") { $0.type == "ended" }
+        #expect(ended.fields["reason"] == "protocol_error")
+        #expect(ended.text?.hasPrefix("the agent broke the protocol: the server sent a message over the 16 MiB limit") == true)
+        #expect(ended.text?.contains("closed the connection with 1009") == true)
         #expect(try await daemon.terminate() == 0)
     }
 

@@ -7,6 +7,12 @@ sinks on the host, whose socket is bound into the container.
 Needs root, debootstrap and systemd-nspawn (scripts/install-dependencies),
 the package (scripts/build-deb) and the simulator (swift build). The image
 is cached in /var/cache/voiceagentd-tests between runs on one machine.
+
+The image has no CA store and no package lists: the package's dependencies
+that it lacks come as local .deb files (downloaded on the host once), so
+`apt-get install --no-download` shows the package pulls what it needs.
+Everything a user does is done as `alice`, a member of the voiceagent group,
+not as root.
 """
 
 import hashlib
@@ -29,6 +35,10 @@ IMAGE_PACKAGES = [
     "libasound2", "libasound2-plugins", "libsystemd0",
 ]
 CACHE = Path("/var/cache/voiceagentd-tests")
+# What the package needs beyond the minimal image: the CA store and what it
+# depends on.
+DEPENDENCY_DEBS = ["ca-certificates", "openssl", "libssl3"]
+MEMBER = "alice"
 PULSE_IN_CONTAINER = "/run/voiceagent-pulse"
 SPEECH_THEN_SILENCE = (
     "import array, math, sys\n"
@@ -81,6 +91,19 @@ def cached_image():
         lists.unlink()
     building.rename(image)
     return image
+
+
+def dependency_debs():
+    """The .deb files of DEPENDENCY_DEBS, downloaded once from Debian."""
+    folder = CACHE / "debs"
+    if not all(list(folder.glob(f"{name}_*.deb")) for name in DEPENDENCY_DEBS):
+        folder.mkdir(parents=True, exist_ok=True)
+        download = lambda: subprocess.run(["apt-get", "download", *DEPENDENCY_DEBS], cwd=folder, capture_output=True, text=True)
+        if download().returncode != 0:
+            subprocess.run(["apt-get", "update", "-qq"], check=True)
+            result = download()
+            assert result.returncode == 0, result.stderr
+    return sorted(folder.glob("*.deb"))
 
 
 def built_package():
@@ -164,7 +187,11 @@ def booted():
     work = Path(tempfile.mkdtemp(prefix="voiceagentd-boot-"))
     root = work / "root"
     subprocess.run(["cp", "-a", "--reflink=auto", str(image), str(root)], check=True)
+    assert not (root / "etc/ssl/certs/ca-certificates.crt").exists(), "the image must start without a CA store"
     shutil.copy(package, root / "root" / package.name)
+    (root / "root" / "debs").mkdir()
+    for deb in dependency_debs():
+        shutil.copy(deb, root / "root" / "debs" / deb.name)
     (root / "etc" / "asound.conf").write_text(
         f'pcm.voiceagent_speaker {{ type pulse; server "unix:{PULSE_IN_CONTAINER}/native"; device speaker }}\n'
         f'pcm.voiceagent_mic {{ type pulse; server "unix:{PULSE_IN_CONTAINER}/native"; device mic.monitor }}\n')
@@ -198,21 +225,46 @@ def booted():
         shutil.rmtree(work, ignore_errors=True)
 
 
+def install(container):
+    """apt with nothing to download: the package and the local dependencies."""
+    output = container.check(f"apt-get install --no-download -y {container.package} /root/debs/*.deb")
+    assert "Setting up voiceagentd" in output, output
+    container.check(f"id {MEMBER} >/dev/null 2>&1 || useradd --no-create-home {MEMBER}")
+    container.check(f"usermod --append --groups voiceagent {MEMBER}")
+    configure(container)
+
+
+def configure(container, *extra):
+    container.check(
+        "cat > /etc/voiceagentd/voiceagentd.conf <<EOF\n"
+        f"API_BASE_URL={container.base_url}\nAGENT_ID=agent_boot\n"
+        "CAPTURE_DEVICE=voiceagent_mic\nPLAYBACK_DEVICE=voiceagent_speaker\n" + "".join(line + "\n" for line in extra) + "EOF")
+
+
+def member_holds_a_conversation(container):
+    """What a member of the group does: status, start, events, stop."""
+    assert "State:" in container.check("voiceagentctl status", user=MEMBER)
+    started = container.check("voiceagentctl start", user=MEMBER)
+    conversation_id = re.search(r"started conversation (\S+)", started)[1]
+    wait_for("the greeting", lambda: "agent:" in container.check("voiceagentctl events", user=MEMBER))
+    assert "stopped" in container.check("voiceagentctl stop", user=MEMBER)
+    return conversation_id
+
+
 @pytest.fixture(scope="module")
 def installed(booted):
-    output = booted.check(f"dpkg -i {booted.package}")
-    assert "Setting up voiceagentd" in output
-    booted.check(
-        "cat > /etc/voiceagentd/voiceagentd.conf <<EOF\n"
-        f"API_BASE_URL={booted.base_url}\nAGENT_ID=agent_boot\n"
-        "CAPTURE_DEVICE=voiceagent_mic\nPLAYBACK_DEVICE=voiceagent_speaker\nEOF")
+    install(booted)
     return booted
 
 
 @pytest.fixture(scope="module")
 def conversation(installed):
-    output = installed.check("voiceagentctl start --var place=container")
+    output = installed.check("voiceagentctl start --var place=container", user=MEMBER)
     return re.search(r"started conversation (\S+)", output)[1]
+
+
+def test_the_package_brought_the_ca_store(installed):
+    assert installed.run("test -s /etc/ssl/certs/ca-certificates.crt").returncode == 0
 
 
 def test_units_pass_systemd_analyze_verify(installed):
@@ -247,10 +299,23 @@ def test_a_conversation_runs_on_the_paced_devices(installed, conversation):
 
 
 def test_interrupt_and_stop(installed, conversation):
-    installed.check("voiceagentctl say 'Tell me a long story'")
-    installed.check("voiceagentctl interrupt")
-    assert "stopped" in installed.check("voiceagentctl stop")
-    assert "ended" in installed.check("voiceagentctl events --json | tail -n 1")
+    installed.check("voiceagentctl say 'Tell me a long story'", user=MEMBER)
+    installed.check("voiceagentctl interrupt", user=MEMBER)
+    assert "stopped" in installed.check("voiceagentctl stop", user=MEMBER)
+    assert "ended" in installed.check("voiceagentctl events --json | tail -n 1", user=MEMBER)
+
+
+def test_a_member_keeps_control_after_a_restart_and_a_reload(installed, conversation):
+    installed.check("systemctl restart voiceagentd.service")
+    member_holds_a_conversation(installed)
+    reload = installed.run("systemctl reload voiceagentd.service")
+    assert reload.returncode == 0, reload.stderr
+    wait_for("the reload in the journal", lambda: "configuration reloaded" in installed.check("journalctl -u voiceagentd -o cat --no-pager"))
+    member_holds_a_conversation(installed)
+    # The socket's directory is the socket unit's, not moved to /run/private.
+    assert installed.run("test -L /run/voiceagentd").returncode != 0
+    assert installed.run("test -e /run/private/voiceagentd").returncode != 0
+    assert installed.check("stat -c '%a %G' /run/voiceagentd/control.sock").split() == ["660", "voiceagent"]
 
 
 def test_the_journal_holds_the_conversation(installed, conversation):
@@ -268,6 +333,43 @@ def test_a_user_outside_the_group_is_refused(installed):
     refused = installed.run("voiceagentctl status", user="outsider")
     assert refused.returncode == 77, refused.stdout + refused.stderr
     assert "permission denied" in refused.stderr
+
+
+def test_the_api_key_file_is_optional_and_never_shown(installed):
+    installed.check("rm -f /etc/voiceagentd/api-key && systemctl restart voiceagentd.service")
+    assert installed.property("voiceagentd.service", "ActiveState") == "active"
+    setup = json.loads(installed.check("voiceagentctl status --json", user=MEMBER))["setup"]
+    assert setup == {"agent_id": "agent_boot", "auth": "public", "api_key_loaded": False}
+    installed.check("install -m 0600 /dev/null /etc/voiceagentd/api-key && printf 'sk_boot_secret' > /etc/voiceagentd/api-key")
+    installed.check("systemctl restart voiceagentd.service")
+    status = installed.check("voiceagentctl status --json", user=MEMBER)
+    assert json.loads(status)["setup"]["api_key_loaded"] is True
+    assert "sk_boot_secret" not in status
+    assert "sk_boot_secret" not in installed.check("journalctl -u voiceagentd -o cat --no-pager")
+    installed.check("rm /etc/voiceagentd/api-key && systemctl restart voiceagentd.service")
+
+
+def test_a_typo_in_the_configuration_is_one_clear_failure(installed):
+    configure(installed, "PERIOD_MS=0")
+    installed.check("systemctl restart voiceagentd.service")
+    refused = installed.run("voiceagentctl start", user=MEMBER)
+    assert refused.returncode == 78, refused.stdout + refused.stderr
+    assert "PERIOD_MS in the file): '0' is not a whole number from 5 to 100" in refused.stderr
+    assert "systemctl reload voiceagentd" in refused.stderr
+    for _ in range(5):
+        assert installed.run("voiceagentctl status", user=MEMBER).returncode == 78
+    assert installed.property("voiceagentd.service", "ActiveState") == "active"
+    assert installed.property("voiceagentd.service", "NRestarts") == "0"
+    assert installed.property("voiceagentd.socket", "ActiveState") == "active"
+    configure(installed)
+    installed.check("systemctl reload voiceagentd.service")
+    wait_for("the fixed configuration", lambda: installed.run("voiceagentctl status", user=MEMBER).returncode == 0)
+    member_holds_a_conversation(installed)
+
+
+def test_the_journal_has_no_complaints_from_the_runtime(installed):
+    journal = installed.check("journalctl -u voiceagentd -o cat --no-pager")
+    assert "Failed to set thread priority" not in journal
 
 
 def test_an_upgrade_restarts_the_running_daemon(installed):
@@ -289,4 +391,10 @@ def test_purge_removes_configuration_and_socket(installed):
     installed.check("dpkg --purge voiceagentd")
     assert installed.run("test -e /etc/voiceagentd").returncode != 0
     assert installed.run("test -e /run/voiceagentd/control.sock").returncode != 0
+    assert installed.run("test -e /run/private/voiceagentd").returncode != 0
     assert installed.property("voiceagentd.socket", "LoadState") == "not-found"
+
+
+def test_reinstalling_after_a_purge_works(installed):
+    install(installed)
+    member_holds_a_conversation(installed)
