@@ -60,10 +60,10 @@ actor SimulatedConversation {
                     agentOutputAudioFormat: configuration.outputFormat,
                     userInputAudioFormat: configuration.inputFormat
                 )))
-        let background = [
-            Task { try? await self.sendPings() },
-            Task { try? await self.playScenario() },
-        ]
+        var background = [Task { try? await self.playScenario() }]
+        if configuration.scenario != .goSilent {
+            background.append(Task { try? await self.sendPings() })
+        }
         defer {
             shutDown()
             for task in background { task.cancel() }
@@ -210,7 +210,7 @@ actor SimulatedConversation {
 
     private func playScenario() async throws {
         switch configuration.scenario {
-        case .conversation, .noMetadata:
+        case .conversation, .noMetadata, .goSilent:
             await greet()
         case .interrupt:
             try await interruptGreeting()

@@ -25,6 +25,9 @@ public enum SimulatorScenario: String, Sendable, CaseIterable {
     case failMidReply = "fail-mid-reply"
     /// Opens the socket but never sends the initiation metadata.
     case noMetadata = "no-metadata"
+    /// Greets, then sends nothing more, pings included, while it keeps
+    /// the socket open (and answers WebSocket pings): a stuck server.
+    case goSilent = "go-silent"
 }
 
 /// How reply audio is sent.

@@ -13,6 +13,8 @@ public struct ControlError: Error, Sendable, Equatable, Codable, CustomStringCon
         /// The daemon's configuration is invalid; it answers only this until reloaded.
         case badConfiguration = "bad_configuration"
         case unavailable
+        /// The connection sent no request for too long and was closed.
+        case idle
     }
 
     public var code: Code

@@ -37,6 +37,15 @@ public enum ControlCommand: Sendable, Equatable {
 
     public static let names = ["start", "stop", "interrupt", "status", "events", "say", "context", "mute", "unmute"]
 
+    /// `stop`, `interrupt` and `status`: the daemon keeps connections for
+    /// these even when every other one is taken.
+    public var mustGetThrough: Bool {
+        switch self {
+        case .stop, .interrupt, .status: true
+        case .start, .events, .say, .context, .mute, .unmute: false
+        }
+    }
+
     /// False for the queries (`status`, `events`), which change nothing.
     public var changesState: Bool {
         switch self {

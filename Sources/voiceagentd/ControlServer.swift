@@ -13,9 +13,6 @@ import Synchronization
 /// `ControlSession` answer each. Uses the socket systemd passes
 /// (LISTEN_FDS) or binds its own path, mode 0660, owned by the control group.
 struct ControlServer: Service {
-    /// Clients beyond this are told to come back later.
-    static let maxClients = 64
-
     let path: String
     let group: String
     let commands: ControlCommands
@@ -25,30 +22,27 @@ struct ControlServer: Service {
     func run() async throws {
         let server = try await bind()
         notifier.ready(status: await commands.supervisor.systemdStatus)
-        let clients = ClientCounter()
+        let slots = ClientSlots()
         // On shutdown every client task is cancelled, followers included, so
         // a connected `events --follow` never holds the daemon up.
         do {
-            try await serve(server, clients: clients)
+            try await serve(server, slots: slots)
         } catch is CancellationError {
             logger.debug("control socket closed")
         }
     }
 
-    private func serve(_ server: NIOAsyncChannel<Client, Never>, clients: ClientCounter) async throws {
+    private func serve(_ server: NIOAsyncChannel<Client, Never>, slots: ClientSlots) async throws {
         try await cancelWhenGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
                     for try await client in inbound {
                         group.addTask {
-                            guard clients.enter(limit: Self.maxClients) else {
-                                try? await client.channel.executeThenClose { _, outbound in
-                                    try await outbound.write(ByteBuffer(data: ControlCodec.failure(id: nil, ControlError(.unavailable, "too many control clients; try again"))))
-                                }
-                                return
-                            }
-                            defer { clients.leave() }
-                            await ControlSession(client: client, commands: commands, logger: logger).run()
+                            // Without credentials every such client shares one user's share.
+                            let uid = client.peer?.uid ?? .max
+                            let slot = slots.take(uid: uid)
+                            defer { if let slot { slots.give(back: slot, uid: uid) } }
+                            await ControlSession(client: client, slot: slot, commands: commands, logger: logger).run()
                         }
                     }
                 }
@@ -59,7 +53,10 @@ struct ControlServer: Service {
     typealias Client = (channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>, peer: PeerCredentials?)
 
     private func bind() async throws -> NIOAsyncChannel<Client, Never> {
+        // A client may send its request and shut down its writing side
+        // (`nc -N`): the answer must still reach it.
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
         let initializer: @Sendable (any Channel) -> EventLoopFuture<Client> = { channel in
             PeerCredentials.read(from: channel).flatMapThrowing { peer in
                 (try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel), peer)
@@ -74,23 +71,6 @@ struct ControlServer: Service {
         let server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer)
         try SocketPermissions(path: path, group: group, logger: logger).apply()
         return server
-    }
-}
-
-/// How many clients are connected, so a flood is refused, not served.
-final class ClientCounter: Sendable {
-    private let count = Mutex(0)
-
-    func enter(limit: Int) -> Bool {
-        count.withLock { count in
-            guard count < limit else { return false }
-            count += 1
-            return true
-        }
-    }
-
-    func leave() {
-        count.withLock { $0 -= 1 }
     }
 }
 

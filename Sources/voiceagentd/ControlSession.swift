@@ -3,12 +3,18 @@ import Foundation
 import Logging
 import NIOCore
 import NIOFoundationCompat
+import Synchronization
 
 /// One client on the control socket: reads request lines, answers each,
 /// and streams events to it while it follows. Bad input gets an error
-/// reply and the connection stays usable.
+/// reply and the connection stays usable. A client that sends no request
+/// for `idleLimit`, and is not following events, is told so and closed.
 struct ControlSession {
+    static let idleLimit = Duration.seconds(10)
+
     let client: ControlServer.Client
+    /// nil: no room at all, the one request is answered `unavailable`.
+    let slot: ClientSlots.Slot?
     let commands: ControlCommands
     let logger: Logger
 
@@ -17,9 +23,12 @@ struct ControlSession {
         do {
             try await client.channel.executeThenClose { inbound, outbound in
                 let write: @Sendable (Data) async throws -> Void = { try await outbound.write(ByteBuffer(data: $0)) }
+                let activity = Activity()
                 var framer = LineFramer(maxLength: ControlProtocol.maxRequestBytes)
-                try await withThrowingDiscardingTaskGroup { followers in
-                    for try await buffer in inbound {
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await closeWhenIdle(activity, write: write) }
+                    reading: for try await buffer in inbound {
+                        activity.touch()
                         for frame in framer.push(buffer.readableBytesView) {
                             guard case .line(let line) = frame else {
                                 logger.notice("refused an oversized control request", metadata: ["peer": "\(peer)"])
@@ -31,22 +40,84 @@ struct ControlSession {
                                 logger.notice("refused a control request: \(refusal.error.message)", metadata: ["peer": "\(peer)"])
                                 try await write(ControlCodec.failure(id: refusal.id, refusal.error))
                             case .success(let request):
-                                // Commands that change something are worth the journal; queries are not.
+                                guard let slot, slot == .regular || request.command.mustGetThrough else {
+                                    logger.notice("control socket full: refused \(request.command.name)", metadata: ["peer": "\(peer)"])
+                                    try await write(ControlCodec.failure(id: request.id, busy))
+                                    break reading
+                                }
                                 let level: Logger.Level = request.command.changesState ? .info : .debug
                                 logger.log(level: level, "control command \(request.command.name)", metadata: ["peer": "\(peer)", "request_id": "\(request.id)"])
                                 if case .events(let options) = request.command, options.follow {
-                                    followers.addTask { try await commands.follow(request, since: options.since, write: write) }
+                                    activity.startFollowing()
+                                    group.addTask { try await commands.follow(request, since: options.since, write: write) }
                                 } else {
-                                    try await write(await commands.execute(request))
+                                    activity.beginRequest()
+                                    let answer = await commands.execute(request)
+                                    activity.endRequest()
+                                    try await write(answer)
                                 }
+                                // A reserved slot serves one request.
+                                if slot == .reserved { break reading }
                             }
                         }
                     }
-                    followers.cancelAll()
+                    // The client closed or half-closed its side: what it asked
+                    // has been answered. A follower goes on until it leaves.
+                    if !activity.isFollowing { group.cancelAll() }
                 }
             }
         } catch {
             logger.debug("control client left", metadata: ["peer": "\(peer)", "error": "\(error)"])
         }
+    }
+
+    private var busy: ControlError {
+        let what = slot == nil ? "every connection is taken" : "only stop, interrupt and status are taken now"
+        return ControlError(.unavailable, "the control socket is busy (\(what)); try again")
+    }
+
+    /// Tells a client that has sent nothing for `idleLimit` and closes it.
+    private func closeWhenIdle(_ activity: Activity, write: @Sendable (Data) async throws -> Void) async throws {
+        while true {
+            let deadline = activity.lastHeard + Self.idleLimit
+            try await Task.sleep(until: deadline)
+            if activity.isFollowing { return }
+            if !activity.isAnswering, activity.lastHeard + Self.idleLimit <= .now {
+                try? await write(ControlCodec.failure(id: nil, ControlError(.idle, "no request for \(Self.idleLimit); closing the connection")))
+                try await client.channel.channel.close()
+                return
+            }
+        }
+    }
+
+    /// When the client last sent something or got an answer, whether one
+    /// of its requests is being answered (a `start` can take seconds), and
+    /// whether it follows events.
+    final class Activity: Sendable {
+        private let state = Mutex<(lastHeard: ContinuousClock.Instant, answering: Bool, following: Bool)>((.now, false, false))
+
+        func touch() {
+            state.withLock { $0.lastHeard = .now }
+        }
+
+        func beginRequest() {
+            state.withLock { $0.answering = true }
+        }
+
+        func endRequest() {
+            state.withLock {
+                $0.answering = false
+                $0.lastHeard = .now
+            }
+        }
+
+        var isAnswering: Bool { state.withLock { $0.answering } }
+
+        func startFollowing() {
+            state.withLock { $0.following = true }
+        }
+
+        var lastHeard: ContinuousClock.Instant { state.withLock { $0.lastHeard } }
+        var isFollowing: Bool { state.withLock { $0.following } }
     }
 }

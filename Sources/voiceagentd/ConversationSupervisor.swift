@@ -234,7 +234,8 @@ actor ConversationSupervisor: Service {
                 sourceInfo: VoiceAgentDaemon.source),
             extraTrustedCAFile: configuration.extraCAFile,
             connectTimeout: configuration.connectTimeout,
-            toolTimeout: configuration.toolTimeout)
+            toolTimeout: configuration.toolTimeout,
+            silenceTimeout: configuration.silenceTimeout)
     }
 
     /// Whether conversations go through a signed URL: `auth`, or with

@@ -22,6 +22,7 @@ struct DaemonConfiguration: Sendable, Equatable {
     var toolsDirectory: String
     var toolTimeout: Duration
     var connectTimeout: Duration
+    var silenceTimeout: Duration
     var logLevel: Logger.Level
     var firstMessage: String?
     var prompt: String?
@@ -58,6 +59,9 @@ struct DaemonConfiguration: Sendable, Equatable {
         Key(name: "tools.directory", defaultValue: "/etc/voiceagentd/tools.d", help: "Client tools: each executable here is a tool of its name."),
         Key(name: "tool.timeout.ms", defaultValue: "10000", help: "How long a client tool may run, in milliseconds."),
         Key(name: "connect.timeout.ms", defaultValue: "15000", help: "How long start waits for the agent, in milliseconds."),
+        Key(
+            name: "silence.timeout.ms", defaultValue: "10000",
+            help: "A server silent this long (not even a ping) is taken for a lost connection, in milliseconds (1000-60000)."),
         Key(name: "log.level", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical."),
         Key(name: "first.message", defaultValue: nil, help: "Override of the agent's first message (the agent must allow it)."),
         Key(name: "prompt", defaultValue: nil, help: "Override of the agent's prompt (the agent must allow it)."),
@@ -119,6 +123,7 @@ struct DaemonConfiguration: Sendable, Equatable {
         toolsDirectory = try values.string("tools.directory")
         toolTimeout = .milliseconds(try values.integer("tool.timeout.ms", in: 100...600_000))
         connectTimeout = .milliseconds(try values.integer("connect.timeout.ms", in: 500...120_000))
+        silenceTimeout = .milliseconds(try values.integer("silence.timeout.ms", in: 1000...60_000))
         let level = try values.string("log.level")
         guard let parsedLevel = Logger.Level(rawValue: level) else {
             throw ConfigurationError(key: "log.level", message: "'\(level)' is not one of trace, debug, info, notice, warning, error, critical")

@@ -59,6 +59,7 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Self.help("tools.directory"))) var toolsDirectory: String?
     @Option(help: ArgumentHelp(Self.help("tool.timeout.ms"))) var toolTimeoutMs: String?
     @Option(help: ArgumentHelp(Self.help("connect.timeout.ms"))) var connectTimeoutMs: String?
+    @Option(help: ArgumentHelp(Self.help("silence.timeout.ms"))) var silenceTimeoutMs: String?
     @Option(help: ArgumentHelp(Self.help("log.level"))) var logLevel: String?
     @Option(help: ArgumentHelp(Self.help("first.message"))) var firstMessage: String?
     @Option(help: ArgumentHelp(Self.help("prompt"))) var prompt: String?
@@ -77,7 +78,7 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
             ("api.base.url", apiBaseUrl), ("agent.id", agentId), ("auth", auth), ("extra.ca.file", extraCaFile),
             ("capture.device", captureDevice), ("playback.device", playbackDevice), ("period.ms", periodMs), ("chunk.ms", chunkMs),
             ("control.socket", controlSocket), ("control.group", controlGroup), ("tools.directory", toolsDirectory),
-            ("tool.timeout.ms", toolTimeoutMs), ("connect.timeout.ms", connectTimeoutMs), ("log.level", logLevel),
+            ("tool.timeout.ms", toolTimeoutMs), ("connect.timeout.ms", connectTimeoutMs), ("silence.timeout.ms", silenceTimeoutMs), ("log.level", logLevel),
             ("first.message", firstMessage), ("prompt", prompt), ("language", language), ("voice.id", voiceId), ("user.id", userId),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { key, value in value.map { (key, $0) } })

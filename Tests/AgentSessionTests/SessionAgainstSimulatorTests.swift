@@ -318,7 +318,24 @@ struct SessionAgainstSimulatorTests {
     @Test func aSilentAgentTimesOut() async throws {
         try await RunningSimulator.with({ $0.scenario = .noMetadata }) { simulator in
             let session = try simulator.session { $0.connectTimeout = .milliseconds(300) }
-            #expect(await session.run() == .connectionFailed("the agent did not start a conversation within 0.3 seconds"))
+            guard case .connectionFailed(let detail) = await session.run() else {
+                Issue.record("a silent agent fails the connection")
+                return
+            }
+            #expect(detail.hasPrefix("127.0.0.1:"))
+            #expect(detail.hasSuffix("accepted the connection but the agent sent no conversation_initiation_metadata within 0.3 seconds (connect.timeout.ms)"))
+        }
+    }
+
+    @Test func aServerThatGoesQuietIsTakenForLost() async throws {
+        try await RunningSimulator.with({ $0.scenario = .goSilent }) { simulator in
+            let session = try simulator.session { $0.silenceTimeout = .seconds(1) }
+            guard case .networkError(let detail) = await session.run() else {
+                Issue.record("a silent server is a lost connection")
+                return
+            }
+            #expect(detail.hasPrefix("nothing came from 127.0.0.1:"))
+            #expect(detail.hasSuffix("for 1.0 seconds, not even a ping: the network is down or the connection is dead"))
         }
     }
 

@@ -95,6 +95,11 @@ final class RawControlClient {
         }
     }
 
+    /// Shuts down the writing side, as `nc -N` does after its request.
+    func finishSending() {
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+
     func readLine() throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while lines.isEmpty {

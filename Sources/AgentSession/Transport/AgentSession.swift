@@ -30,6 +30,14 @@ public actor AgentSession {
     private var lastServerError: ServerErrorEvent?
     /// Set when we close because the server broke the protocol.
     private var protocolFailure: String?
+    /// Where the connection is: what a deadline names when it passes.
+    private var step = ConnectStep.conversationURL
+    /// When the server last sent anything.
+    private var lastHeard = ContinuousClock.now
+
+    private enum ConnectStep {
+        case conversationURL, socket, metadata
+    }
 
     /// Work for the session's task group.
     private struct Job: Sendable {
@@ -159,6 +167,7 @@ public actor AgentSession {
     private func connectAndServe() async {
         let url: String
         do {
+            step = .conversationURL
             url = try await conversationURL()
         } catch let error as SignedURLError {
             await finish(.connectionFailed(error.description))
@@ -168,9 +177,11 @@ public actor AgentSession {
             return
         }
         guard machine.isConnecting, !Task.isCancelled else { return }
+        step = .socket
         let socketConfiguration = WebSocketClientConfiguration(
             maxFrameSize: AgentSessionConfiguration.maxFrameSize,
-            closeTimeout: configuration.closeTimeout
+            closeTimeout: configuration.closeTimeout,
+            autoPing: .enabled(timePeriod: configuration.silenceTimeout / 2)
         )
         do {
             let closeFrame = try await WebSocketClient.connect(
@@ -244,11 +255,32 @@ public actor AgentSession {
     private func socketOpened(_ writer: WebSocketOutboundWriter) async -> Bool {
         guard machine.isConnecting, !Task.isCancelled else { return false }
         outbound = writer
+        step = .metadata
+        lastHeard = .now
+        let silence = configuration.silenceTimeout
+        schedule { await self.watchForSilence(silence) }
         await perform(machine.socketOpened(initiation: configuration.initiation))
         return true
     }
 
+    /// Ends the conversation when the server has sent nothing for `limit`:
+    /// without this a link that died without a reset is noticed only when
+    /// TCP gives up, minutes later.
+    private func watchForSilence(_ limit: Duration) async {
+        while machine.endReason == nil {
+            // Until the agent accepts, the connect deadline is the one that counts.
+            let deadline = machine.isActive ? lastHeard + limit : ContinuousClock.now + limit
+            if machine.isActive, ContinuousClock.now >= deadline {
+                await finish(.networkError("nothing came from \(serverPlace) for \(limit), not even a ping: the network is down or the connection is dead"))
+                try? await outbound?.close(.goingAway, reason: "no answer")
+                return
+            }
+            guard (try? await Task.sleep(until: deadline)) != nil else { return }
+        }
+    }
+
     private func handle(_ message: ServerMessage) async {
+        lastHeard = .now
         if case .error(let error) = message {
             lastServerError = error
         }
@@ -256,13 +288,26 @@ public actor AgentSession {
     }
 
     private func handleInvalid(_ error: ServerMessageError) async {
+        lastHeard = .now
         logger.debug("unusable frame from the server", metadata: ["error": "\(error)"])
         await perform(machine.receivedInvalid(error))
     }
 
     private func connectDeadlinePassed(_ timeout: Duration) async {
         guard machine.isConnecting else { return }
-        await finish(.connectionFailed("the agent did not start a conversation within \(timeout)"))
+        let what =
+            switch step {
+            case .conversationURL: "the signed-URL request to \(serverPlace) did not finish"
+            case .socket: "connecting to \(serverPlace) (TCP, TLS and the WebSocket upgrade) did not finish"
+            case .metadata: "\(serverPlace) accepted the connection but the agent sent no conversation_initiation_metadata"
+            }
+        await finish(.connectionFailed("\(what) within \(timeout) (connect.timeout.ms)"))
+    }
+
+    /// host:port of the service, for sentences.
+    private var serverPlace: String {
+        let url = configuration.endpoint.baseURL
+        return NetworkFailure.place(host: url.host ?? "the agent's server", port: url.port ?? (url.scheme == "https" ? 443 : 80))
     }
 
     private func reasonForClose(_ frame: WebSocketCloseFrame?) -> EndReason {

@@ -19,6 +19,10 @@ public struct AgentSessionConfiguration: Sendable {
     /// How long a stop waits for the server to answer the close frame.
     public var closeTimeout: Duration
     public var toolTimeout: Duration
+    /// A server that sends nothing at all (its pings included) for this
+    /// long is taken for lost. WebSocket pings go out at half of it, so a
+    /// half-open connection is found while the agent is quiet.
+    public var silenceTimeout: Duration
 
     public init(
         endpoint: AgentEndpoint,
@@ -27,7 +31,8 @@ public struct AgentSessionConfiguration: Sendable {
         extraTrustedCAFile: String? = nil,
         connectTimeout: Duration = .seconds(15),
         closeTimeout: Duration = .seconds(3),
-        toolTimeout: Duration = .seconds(20)
+        toolTimeout: Duration = .seconds(20),
+        silenceTimeout: Duration = .seconds(10)
     ) {
         self.endpoint = endpoint
         self.apiKey = apiKey
@@ -36,6 +41,7 @@ public struct AgentSessionConfiguration: Sendable {
         self.connectTimeout = connectTimeout
         self.closeTimeout = closeTimeout
         self.toolTimeout = toolTimeout
+        self.silenceTimeout = silenceTimeout
     }
 }
 

@@ -15,7 +15,11 @@ struct NetworkFailure: CustomStringConvertible {
 
     init(_ error: any Error, host: String, port: Int) {
         self.error = error
-        place = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        place = Self.place(host: host, port: port)
+    }
+
+    static func place(host: String, port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     var description: String {
