@@ -37,10 +37,11 @@ struct ControlServer: Service {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
                     for try await client in inbound {
+                        // Slots go in the order clients connect. Without
+                        // credentials every such client shares one user's share.
+                        let uid = client.peer?.uid ?? .max
+                        let slot = slots.take(uid: uid)
                         group.addTask {
-                            // Without credentials every such client shares one user's share.
-                            let uid = client.peer?.uid ?? .max
-                            let slot = slots.take(uid: uid)
                             defer { if let slot { slots.give(back: slot, uid: uid) } }
                             await ControlSession(client: client, slot: slot, commands: commands, logger: logger).run()
                         }
