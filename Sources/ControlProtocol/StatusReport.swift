@@ -12,10 +12,12 @@ public struct StatusReport: Sendable, Equatable, Codable {
     public var counters: [String: Int]
     public var historyTurns: Int
     public var lastEnd: LastEnd?
+    /// While a lost conversation waits to come back.
+    public var reconnecting: Reconnecting?
 
     public init(
         version: String, setup: Setup, state: String, conversationID: String?, agentID: String?, uptimeSeconds: Double, conversationSeconds: Double?, latency: Latency,
-        audio: Audio, counters: [String: Int], historyTurns: Int, lastEnd: LastEnd?
+        audio: Audio, counters: [String: Int], historyTurns: Int, lastEnd: LastEnd?, reconnecting: Reconnecting? = nil
     ) {
         self.version = version
         self.setup = setup
@@ -29,6 +31,7 @@ public struct StatusReport: Sendable, Equatable, Codable {
         self.counters = counters
         self.historyTurns = historyTurns
         self.lastEnd = lastEnd
+        self.reconnecting = reconnecting
     }
 
     enum CodingKeys: String, CodingKey {
@@ -40,6 +43,27 @@ public struct StatusReport: Sendable, Equatable, Codable {
         case latency, audio, counters
         case historyTurns = "history_turns"
         case lastEnd = "last_end"
+        case reconnecting
+    }
+
+    public struct Reconnecting: Sendable, Equatable, Codable {
+        /// From 1; back to 1 once a conversation is established again.
+        public var attempt: Int
+        public var delayMs: Int
+        /// Why the last conversation or attempt ended.
+        public var cause: String
+
+        public init(attempt: Int, delayMs: Int, cause: String) {
+            self.attempt = attempt
+            self.delayMs = delayMs
+            self.cause = cause
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case attempt
+            case delayMs = "delay_ms"
+            case cause
+        }
     }
 
     /// How the daemon is set up to start conversations (from its

@@ -26,6 +26,10 @@ actor ConversationSupervisor: Service {
     private var lastAudio: AudioStatistics?
     private var muted = false
     private var shuttingDown = false
+    /// Set by `stop`: the conversation under way does not come back.
+    private var stopRequested = false
+    /// While waiting to reconnect: which attempt, and how to cancel the wait.
+    private var reconnecting: (status: StatusReport.Reconnecting, cancel: AsyncStream<Never>.Continuation)?
 
     init(
         configuration: DaemonConfiguration, configurationProblem: String? = nil, apiKey: String?, events: EventLog,
@@ -43,6 +47,8 @@ actor ConversationSupervisor: Service {
     /// A conversation to run, with who waits for its start and its end.
     private struct Launch: Sendable {
         let conversation: Conversation
+        /// What the conversation was started with, for the ones that replace it.
+        let options: StartOptions
         let started: CheckedContinuation<Result<StartResult, ControlError>, Never>
         let ended: AsyncStream<Never>.Continuation
     }
@@ -68,14 +74,17 @@ actor ConversationSupervisor: Service {
         if let current {
             throw ControlError(.conversationRunning, "a conversation is already running (\(current.conversationID ?? "connecting")); stop it first")
         }
-        let conversation = Conversation(
-            configuration: configuration, session: try sessionConfiguration(for: options), muted: muted, events: events, logger: logger)
+        if reconnecting != nil {
+            throw ControlError(.conversationRunning, "a lost conversation is reconnecting; stop it first")
+        }
+        let conversation = try replacement(for: options)
         current = conversation
+        stopRequested = false
         let (ended, endedSink) = AsyncStream.makeStream(of: Never.self)
         currentEnded = ended
         notifier.status("connecting to agent \(conversation.agentID)")
         let result = await withCheckedContinuation { started in
-            launches.continuation.yield(Launch(conversation: conversation, started: started, ended: endedSink))
+            launches.continuation.yield(Launch(conversation: conversation, options: options, started: started, ended: endedSink))
         }
         return try result.get()
     }
@@ -83,7 +92,14 @@ actor ConversationSupervisor: Service {
     /// Ends the conversation and returns once it has ended and its sound
     /// card is closed (bounded by the session's close timeout).
     func stop() async throws(ControlError) {
+        if let reconnecting {
+            stopRequested = true
+            reconnecting.cancel.finish()
+            await waitForTheEnd()
+            return
+        }
         guard let current else { throw ControlError(.noConversation, "no conversation is running") }
+        stopRequested = true
         await current.stop()
         await waitForTheEnd()
     }
@@ -114,7 +130,7 @@ actor ConversationSupervisor: Service {
             version: VoiceAgentDaemon.version,
             setup: StatusReport.Setup(
                 agentID: configuration.agentID, auth: usesSignedURL ? "signed_url" : "public", apiKeyLoaded: apiKey != nil),
-            state: await current?.phase() ?? "idle",
+            state: reconnecting != nil ? "reconnecting" : await current?.phase() ?? "idle",
             conversationID: current?.conversationID,
             agentID: current?.agentID,
             uptimeSeconds: Self.seconds(ContinuousClock.now - startedAt),
@@ -136,7 +152,8 @@ actor ConversationSupervisor: Service {
                 "pongs_sent": counters.pongsSent, "tool_calls": counters.toolCalls,
             ],
             historyTurns: snapshot?.history.count ?? 0,
-            lastEnd: lastEnd)
+            lastEnd: lastEnd,
+            reconnecting: reconnecting?.status)
     }
 
     /// Answers only if the actor is responsive: the watchdog's proof of life.
@@ -162,6 +179,7 @@ actor ConversationSupervisor: Service {
     var systemdStatus: String {
         get async {
             if configurationProblem != nil { return "configuration error; see journalctl -u voiceagentd" }
+            if let attempt = reconnecting?.status.attempt { return "reconnecting (attempt \(attempt))" }
             guard let current else { return "idle" }
             return current.conversationID.map { "in conversation \($0)" } ?? "connecting to agent \(current.agentID)"
         }
@@ -183,22 +201,94 @@ actor ConversationSupervisor: Service {
         for await _ in currentEnded {}
     }
 
-    /// Runs one conversation from connect until its sound card is closed.
+    /// Runs a conversation from connect until its sound card is closed, and,
+    /// if the network took it, the ones that replace it, with backoff.
     private func hold(_ launch: Launch) async {
-        let conversation = launch.conversation
-        let notifier = notifier
-        let reason = await conversation.run { result in
-            if case .success(let started) = result {
-                notifier.status("in conversation \(started.conversationID)")
+        var conversation = launch.conversation
+        var starter: (@Sendable (Result<StartResult, ControlError>) -> Void)? = { launch.started.resume(returning: $0) }
+        /// The established conversation that was lost, while reconnecting.
+        var lost: String?
+        var attempt = 0
+        while true {
+            let reason = await conversation.run(started: announcer(for: starter, replacing: lost))
+            starter = nil
+            lastAudio = conversation.engine.currentStatistics
+            lastEnd = StatusReport.LastEnd(conversationID: conversation.conversationID, reason: reason.kind, explanation: reason.explanation)
+            if let established = conversation.conversationID {
+                lost = established
+                attempt = 0
             }
-            launch.started.resume(returning: result)
+            current = nil
+            attempt += 1
+            let policy = configuration.reconnect
+            guard let lost, reason.isTransient, policy.allows(attempt: attempt), !stopRequested, !shuttingDown else {
+                if reason.isTransient, lost != nil, policy.enabled, !stopRequested, !shuttingDown {
+                    logger.error("giving up after \(attempt - 1) reconnect attempts: \(reason.explanation)")
+                }
+                break
+            }
+            let delay = policy.delay(beforeAttempt: attempt)
+            guard await waitToReconnect(attempt: attempt, after: delay, lost: lost, because: reason) else { break }
+            guard let next = try? replacement(for: launch.options) else { break }
+            conversation = next
+            current = next
         }
-        lastAudio = conversation.engine.currentStatistics
-        lastEnd = StatusReport.LastEnd(conversationID: conversation.conversationID, reason: reason.kind, explanation: reason.explanation)
         current = nil
         currentEnded = nil
         launch.ended.finish()
         notifier.status("idle")
+    }
+
+    /// What a conversation does once the agent accepts it or fails: tells
+    /// systemd, answers the `start` that waits, and after a reconnect says
+    /// which conversation this one replaces.
+    private func announcer(
+        for starter: (@Sendable (Result<StartResult, ControlError>) -> Void)?, replacing lost: String?
+    ) -> @Sendable (Result<StartResult, ControlError>) -> Void {
+        let notifier = notifier
+        let events = events
+        return { result in
+            if case .success(let started) = result {
+                notifier.status("in conversation \(started.conversationID)")
+                if let lost {
+                    Task {
+                        await events.append(
+                            type: "reconnected", conversationID: started.conversationID, text: "replaces \(lost)",
+                            fields: ["previous_conversation_id": lost])
+                    }
+                }
+            }
+            starter?(result)
+        }
+    }
+
+    /// Says a reconnect is coming and waits for it; false when `stop` or a
+    /// shutdown came first.
+    private func waitToReconnect(attempt: Int, after delay: Duration, lost: String, because reason: EndReason) async -> Bool {
+        let (cancelled, cancel) = AsyncStream.makeStream(of: Never.self)
+        reconnecting = (StatusReport.Reconnecting(attempt: attempt, delayMs: Int(Self.seconds(delay) * 1000), cause: reason.explanation), cancel)
+        defer { reconnecting = nil }
+        await events.append(
+            type: "reconnecting", conversationID: lost, text: reason.explanation,
+            fields: ["attempt": String(attempt), "delay_ms": String(Int(Self.seconds(delay) * 1000)), "cause": reason.kind])
+        notifier.status("reconnecting (attempt \(attempt))")
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await Task.sleep(for: delay)) != nil }
+            group.addTask {
+                for await _ in cancelled {}
+                return false
+            }
+            let waited = await group.next() ?? false
+            cancel.finish()
+            group.cancelAll()
+            return waited
+        }
+    }
+
+    /// A new conversation for the same start options, from the configuration
+    /// of this moment.
+    private func replacement(for options: StartOptions) throws(ControlError) -> Conversation {
+        Conversation(configuration: configuration, session: try sessionConfiguration(for: options), muted: muted, events: events, logger: logger)
     }
 
     private func sessionConfiguration(for options: StartOptions) throws(ControlError) -> AgentSessionConfiguration {

@@ -23,6 +23,7 @@ struct DaemonConfiguration: Sendable, Equatable {
     var toolTimeout: Duration
     var connectTimeout: Duration
     var silenceTimeout: Duration
+    var reconnect: ReconnectPolicy
     var logLevel: Logger.Level
     var firstMessage: String?
     var prompt: String?
@@ -62,6 +63,12 @@ struct DaemonConfiguration: Sendable, Equatable {
         Key(
             name: "silence.timeout.ms", defaultValue: "10000",
             help: "A server silent this long (not even a ping) is taken for a lost connection, in milliseconds (1000-60000)."),
+        Key(
+            name: "reconnect", defaultValue: "yes",
+            help: "After a lost connection or the service's internal error, start a new conversation with backoff: yes or no."),
+        Key(name: "reconnect.initial.ms", defaultValue: "500", help: "The first reconnect's longest wait, in milliseconds; it doubles per attempt."),
+        Key(name: "reconnect.max.ms", defaultValue: "30000", help: "The longest wait between reconnect attempts, in milliseconds."),
+        Key(name: "reconnect.attempts", defaultValue: "0", help: "Reconnect attempts before giving up; 0 keeps trying."),
         Key(name: "log.level", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical."),
         Key(name: "first.message", defaultValue: nil, help: "Override of the agent's first message (the agent must allow it)."),
         Key(name: "prompt", defaultValue: nil, help: "Override of the agent's prompt (the agent must allow it)."),
@@ -124,6 +131,11 @@ struct DaemonConfiguration: Sendable, Equatable {
         toolTimeout = .milliseconds(try values.integer("tool.timeout.ms", in: 100...600_000))
         connectTimeout = .milliseconds(try values.integer("connect.timeout.ms", in: 500...120_000))
         silenceTimeout = .milliseconds(try values.integer("silence.timeout.ms", in: 1000...60_000))
+        reconnect = ReconnectPolicy(
+            enabled: try values.choice("reconnect", ["yes": true, "true": true, "no": false, "false": false]),
+            initialDelay: .milliseconds(try values.integer("reconnect.initial.ms", in: 100...60_000)),
+            maxDelay: .milliseconds(try values.integer("reconnect.max.ms", in: 1000...600_000)),
+            maxAttempts: try values.integer("reconnect.attempts", in: 0...100_000))
         let level = try values.string("log.level")
         guard let parsedLevel = Logger.Level(rawValue: level) else {
             throw ConfigurationError(key: "log.level", message: "'\(level)' is not one of trace, debug, info, notice, warning, error, critical")

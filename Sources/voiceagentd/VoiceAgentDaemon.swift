@@ -60,6 +60,10 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Self.help("tool.timeout.ms"))) var toolTimeoutMs: String?
     @Option(help: ArgumentHelp(Self.help("connect.timeout.ms"))) var connectTimeoutMs: String?
     @Option(help: ArgumentHelp(Self.help("silence.timeout.ms"))) var silenceTimeoutMs: String?
+    @Option(help: ArgumentHelp(Self.help("reconnect"))) var reconnect: String?
+    @Option(help: ArgumentHelp(Self.help("reconnect.initial.ms"))) var reconnectInitialMs: String?
+    @Option(help: ArgumentHelp(Self.help("reconnect.max.ms"))) var reconnectMaxMs: String?
+    @Option(help: ArgumentHelp(Self.help("reconnect.attempts"))) var reconnectAttempts: String?
     @Option(help: ArgumentHelp(Self.help("log.level"))) var logLevel: String?
     @Option(help: ArgumentHelp(Self.help("first.message"))) var firstMessage: String?
     @Option(help: ArgumentHelp(Self.help("prompt"))) var prompt: String?
@@ -78,7 +82,9 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
             ("api.base.url", apiBaseUrl), ("agent.id", agentId), ("auth", auth), ("extra.ca.file", extraCaFile),
             ("capture.device", captureDevice), ("playback.device", playbackDevice), ("period.ms", periodMs), ("chunk.ms", chunkMs),
             ("control.socket", controlSocket), ("control.group", controlGroup), ("tools.directory", toolsDirectory),
-            ("tool.timeout.ms", toolTimeoutMs), ("connect.timeout.ms", connectTimeoutMs), ("silence.timeout.ms", silenceTimeoutMs), ("log.level", logLevel),
+            ("tool.timeout.ms", toolTimeoutMs), ("connect.timeout.ms", connectTimeoutMs), ("silence.timeout.ms", silenceTimeoutMs),
+            ("reconnect", reconnect), ("reconnect.initial.ms", reconnectInitialMs), ("reconnect.max.ms", reconnectMaxMs),
+            ("reconnect.attempts", reconnectAttempts), ("log.level", logLevel),
             ("first.message", firstMessage), ("prompt", prompt), ("language", language), ("voice.id", voiceId), ("user.id", userId),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { key, value in value.map { (key, $0) } })

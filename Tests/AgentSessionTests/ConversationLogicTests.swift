@@ -226,6 +226,19 @@ struct AgentEndpointTests {
         #expect(throws: AgentEndpointError.missingAgentID) { try AgentEndpoint(baseURL: "https://x", agentID: "", source: source) }
     }
 
+    @Test func onlyWhatMayPassIsTransient() {
+        #expect(EndReason.networkError("reset").isTransient)
+        #expect(EndReason.connectionFailed("refused").isTransient)
+        #expect(EndReason.closedByServer(code: 1011, reason: "internal_error", error: nil).isTransient)
+        for lasting in [
+            EndReason.stoppedByClient, .refused("401"), .protocolError("oversized"), .audioUnavailable("no device"),
+            .closedByServer(code: 1000, reason: "end_call", error: nil), .closedByServer(code: 1008, reason: "override_error", error: nil),
+            .closedByServer(code: 1002, reason: "inactivity", error: nil),
+        ] {
+            #expect(!lasting.isTransient, "\(lasting)")
+        }
+    }
+
     @Test func closeReasonsReadAsSentences() {
         let override = EndReason.closedByServer(code: 1008, reason: "override_error", error: nil)
         #expect(override.explanation.hasPrefix("this agent does not allow the requested conversation overrides"))

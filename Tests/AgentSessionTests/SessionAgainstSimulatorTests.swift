@@ -87,15 +87,16 @@ struct SessionAgainstSimulatorTests {
         try await RunningSimulator.with({ $0.apiKey = "sk_test" }) { simulator in
             let session = try simulator.session { $0.apiKey = "sk_wrong" }
             let reason = await session.run()
-            #expect(reason == .connectionFailed("the API key was refused (HTTP 401); check the elevenlabs-api-key credential"))
+            #expect(reason == .refused("the API key was refused (HTTP 401); check the elevenlabs-api-key credential"))
+            #expect(!reason.isTransient, "a wrong key would be refused again")
         }
     }
 
     @Test func aPrivateAgentRefusesAnUnsignedSocket() async throws {
         try await RunningSimulator.with({ $0.apiKey = "sk_test" }) { simulator in
             let reason = await (try simulator.session()).run()
-            guard case .connectionFailed(let detail) = reason else {
-                Issue.record("expected a connection failure, got \(reason)")
+            guard case .refused(let detail) = reason else {
+                Issue.record("expected a refusal, got \(reason)")
                 return
             }
             #expect(detail.contains("is private and no API key is set (put it in /etc/voiceagentd/api-key"), "\(detail)")

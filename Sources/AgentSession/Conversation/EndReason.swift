@@ -5,8 +5,13 @@ public enum EndReason: Sendable, Equatable {
     /// The agent's side closed the socket; the code and reason are the
     /// server's, and `error` is the `error` message it sent just before.
     case closedByServer(code: Int?, reason: String?, error: ServerErrorEvent?)
-    /// No conversation was ever established.
+    /// No conversation was ever established, for a reason that may pass
+    /// (the network, a timeout, the service busy or failing).
     case connectionFailed(String)
+    /// The service refused the conversation for a reason that would repeat:
+    /// the API key, an unknown or private agent, a bad request, a local
+    /// setting.
+    case refused(String)
     /// An established conversation lost its connection.
     case networkError(String)
     /// The server broke the protocol so that the conversation could not go on.
@@ -19,6 +24,7 @@ public enum EndReason: Sendable, Equatable {
         case .stoppedByClient: "stopped"
         case .closedByServer: "closed_by_server"
         case .connectionFailed: "connection_failed"
+        case .refused: "refused"
         case .networkError: "network_error"
         case .protocolError: "protocol_error"
         case .audioUnavailable: "audio_device"
@@ -29,7 +35,19 @@ public enum EndReason: Sendable, Equatable {
         switch self {
         case .stoppedByClient: false
         case .closedByServer(let code, _, let error): error != nil || (code != nil && code != 1000)
-        case .connectionFailed, .networkError, .protocolError, .audioUnavailable: true
+        case .connectionFailed, .refused, .networkError, .protocolError, .audioUnavailable: true
+        }
+    }
+
+    /// Whether a new conversation might succeed where this one ended: a lost
+    /// network, a connection that could not be made, or the service's own
+    /// internal error (1011). Not our stop, the agent's clean close, a
+    /// refusal, a broken protocol or the sound card.
+    public var isTransient: Bool {
+        switch self {
+        case .networkError, .connectionFailed: true
+        case .closedByServer(let code, _, _): code == 1011
+        case .stoppedByClient, .refused, .protocolError, .audioUnavailable: false
         }
     }
 
@@ -41,6 +59,8 @@ public enum EndReason: Sendable, Equatable {
             return CloseExplanation(code: code, reason: reason, error: error).text
         case .connectionFailed(let detail):
             return "could not connect to the agent: \(detail)"
+        case .refused(let detail):
+            return "the agent's service refused the conversation: \(detail)"
         case .networkError(let detail):
             return "the connection to the agent was lost: \(detail)"
         case .protocolError(let detail):

@@ -170,10 +170,10 @@ public actor AgentSession {
             step = .conversationURL
             url = try await conversationURL()
         } catch let error as SignedURLError {
-            await finish(.connectionFailed(error.description))
+            await finish(error.wouldRepeat ? .refused(error.description) : .connectionFailed(error.description))
             return
         } catch {
-            await finish(.connectionFailed(String(describing: error)))
+            await finish(.refused(String(describing: error)))
             return
         }
         guard machine.isConnecting, !Task.isCancelled else { return }
@@ -330,14 +330,14 @@ public actor AgentSession {
             guard configuration.apiKey == nil else {
                 return .connectionFailed("the server refused the conversation's signed URL (it may have expired); try again")
             }
-            return .connectionFailed(
+            return .refused(
                 "the server refused the conversation: agent '\(configuration.endpoint.agentID)' is private and no API key is set (put it in /etc/voiceagentd/api-key, or ELEVENLABS_API_KEY), or no agent has that id")
         case let error as WebSocketClientError where error == .serverSentMessageTooLarge:
             return .protocolError("the server sent a message over the 16 MiB limit")
         case let error as WebSocketClientError:
             return .protocolError(error.description)
         case let error as AgentSessionError:
-            return .connectionFailed(error.description)
+            return .refused(error.description)
         default:
             let url = URLComponents(string: url)
             let secure = url?.scheme == "wss"

@@ -70,6 +70,16 @@ public enum SignedURLError: Error, Sendable, Equatable, CustomStringConvertible 
     case httpStatus(Int, detail: String)
     case malformedAnswer
 
+    /// Asking again would be refused again: a wrong key, an unknown agent,
+    /// a bad request. A busy (429) or failing (5xx) service may recover.
+    public var wouldRepeat: Bool {
+        switch self {
+        case .unreachable: false
+        case .apiKeyRefused, .malformedAnswer: true
+        case .httpStatus(let status, _): (400..<500).contains(status) && status != 408 && status != 429
+        }
+    }
+
     public var description: String {
         switch self {
         case .unreachable(let sentence): "the signed-URL request failed: \(sentence)"

@@ -1,0 +1,113 @@
+import AgentSession
+import AgentSimulator
+import ControlProtocol
+import Foundation
+import Glibc
+import PacedAudioFixture
+import Testing
+
+@testable import voiceagentd
+
+@Suite("Reconnect backoff")
+struct ReconnectPolicyTests {
+    let policy = ReconnectPolicy(enabled: true, initialDelay: .milliseconds(500), maxDelay: .seconds(30), maxAttempts: 4)
+
+    @Test func theCapDoublesUpToTheMaximumAndTheWaitIsAShareOfIt() {
+        let caps = (1...8).map { policy.delay(beforeAttempt: $0, fraction: 1) }
+        #expect(caps == [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(30), .seconds(30)])
+        #expect(policy.delay(beforeAttempt: 3, fraction: 0) == .zero)
+        #expect(policy.delay(beforeAttempt: 3, fraction: 0.25) == .milliseconds(500))
+        let drawn = (0..<200).map { _ in policy.delay(beforeAttempt: 5) }
+        #expect(drawn.allSatisfy { $0 >= .zero && $0 <= .seconds(8) }, "full jitter: anywhere from 0 to the cap")
+        #expect(Set(drawn).count > 100, "spread, not one value")
+    }
+
+    @Test func attemptsAreLimitedOnlyWhenAskedAndNeverWhenOff() {
+        #expect(policy.allows(attempt: 4) && !policy.allows(attempt: 5))
+        var endless = policy
+        endless.maxAttempts = 0
+        #expect(endless.allows(attempt: 10_000))
+        endless.enabled = false
+        #expect(!endless.allows(attempt: 1))
+    }
+}
+
+/// A voice agent on Wi-Fi: a conversation the network or the service took
+/// comes back by itself; one the user or the agent ended does not.
+@Suite("Conversations that come back", .serialized, .timeLimit(.minutes(2)))
+struct ReconnectTests {
+    static let fast = ["--reconnect-initial-ms", "100", "--reconnect-max-ms", "1000"]
+
+    @Test func aConversationTheServiceLostComesBackUntilStopped() async throws {
+        let simulator = try await SimulatorProcess {
+            $0.scenario = .failMidReply
+            $0.replySeconds = 0.4
+        }
+        let daemon = try await DaemonProcess(simulator: simulator, audio: .lifecycleTests, arguments: Self.fast)
+        let follower = try EventFollower(socket: daemon.socketPath)
+        let started = try await daemon.ctl("start", "--var", "customer=Ada")
+        #expect(started.status == 0)
+        let first = String(started.output.split(separator: " ")[2])
+
+        let reconnecting = try await follower.waitFor("a reconnect") { $0.type == "reconnecting" }
+        #expect(reconnecting.conversationID == first)
+        #expect(reconnecting.fields["attempt"] == "1" && reconnecting.fields["cause"] == "closed_by_server")
+        #expect(reconnecting.text?.contains("(1011 internal_error)") == true)
+        let reconnected = try await follower.waitFor("the new conversation") { $0.type == "reconnected" }
+        #expect(reconnected.fields["previous_conversation_id"] == first)
+        #expect(reconnected.conversationID != nil && reconnected.conversationID != first)
+        let initiations = await simulator.received("conversation_initiation_client_data")
+        #expect(initiations.count >= 2)
+        #expect(initiations.allSatisfy { $0.message?.objectMembers?["dynamic_variables"] == .object(["customer": .string("Ada")]) },
+            "the new conversation starts as the first did")
+
+        _ = try await follower.waitFor("the next loss") { $0.type == "reconnecting" && $0.seq > reconnected.seq }
+        let stopped = try await daemon.ctl("stop")
+        #expect(stopped.status == 0, "\(stopped.errors)")
+        #expect(try await daemon.status().state == "idle", "stop ends the conversation and cancels what was pending")
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test(arguments: [SimulatorScenario.closeMidReply, .error1008])
+    func aConversationTheAgentEndedOrRefusedDoesNotComeBack(scenario: SimulatorScenario) async throws {
+        let simulator = try await SimulatorProcess { $0.scenario = scenario }
+        let daemon = try await DaemonProcess(simulator: simulator, audio: .lifecycleTests, arguments: Self.fast)
+        let follower = try EventFollower(socket: daemon.socketPath)
+        _ = try await daemon.ctl("start")
+        _ = try await follower.waitFor("the end") { $0.type == "ended" }
+        try await waitFor("idle") { try await daemon.status().state == "idle" }
+        #expect(!follower.events.contains { $0.type == "reconnecting" })
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func reconnectOffLeavesALostConversationEnded() async throws {
+        let simulator = try await SimulatorProcess { $0.scenario = .failMidReply }
+        let daemon = try await DaemonProcess(simulator: simulator, audio: .lifecycleTests, arguments: ["--reconnect", "no"])
+        let follower = try EventFollower(socket: daemon.socketPath)
+        #expect(try await daemon.ctl("start").status == 0)
+        _ = try await follower.waitFor("the loss") { $0.type == "ended" }
+        try await waitFor("idle") { try await daemon.status().state == "idle" }
+        #expect(!follower.events.contains { $0.type == "reconnecting" })
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func aPendingReconnectShowsInStatusAndNeverDelaysSIGTERM() async throws {
+        let simulator = try await SimulatorProcess { $0.scenario = .failMidReply }
+        let daemon = try await DaemonProcess(
+            simulator: simulator, audio: .lifecycleTests, arguments: ["--reconnect-initial-ms", "60000", "--reconnect-max-ms", "600000"])
+        #expect(try await daemon.ctl("start").status == 0)
+        // The first wait is a random share of a minute: long enough to see it.
+        var waiting: StatusReport?
+        try await waitFor("the reconnect wait") {
+            waiting = try await daemon.status()
+            return waiting?.state == "reconnecting" || waiting?.state == "active"
+        }
+        if let pending = waiting?.reconnecting {
+            #expect(pending.attempt == 1 && pending.delayMs <= 60_000)
+            #expect(pending.cause.contains("(1011 internal_error)"))
+        }
+        let refused = try await daemon.ctl("start")
+        #expect(refused.status == 1, "one conversation at a time, reconnecting included")
+        #expect(try await daemon.terminate() == 0)
+    }
+}
