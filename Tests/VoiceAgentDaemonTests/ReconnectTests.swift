@@ -111,3 +111,62 @@ struct ReconnectTests {
         #expect(try await daemon.terminate() == 0)
     }
 }
+
+/// Faults made on loopback by a proxy between the daemon and the agent.
+@Suite("A network that fails", .serialized, .timeLimit(.minutes(3)))
+struct NetworkFaultTests {
+    static let quick = ["--silence-timeout-ms", "1000", "--connect-timeout-ms", "1000", "--reconnect-initial-ms", "100", "--reconnect-max-ms", "1000"]
+
+    func simulatorPort(_ simulator: SimulatorProcess) -> Int {
+        Int(simulator.baseURL.split(separator: ":").last!)!
+    }
+
+    /// A link that goes dead without a reset, for 20 s, then comes back.
+    @Test func aBlackHoleIsNoticedAndTheConversationComesBackWithTheNetwork() async throws {
+        let simulator = try await SimulatorProcess { $0.replySeconds = 3 }
+        let proxy = try FaultProxy(to: simulatorPort(simulator))
+        let daemon = try await DaemonProcess(
+            simulator: simulator, audio: .lifecycleTests, arguments: ["--api-base-url", proxy.baseURL] + Self.quick)
+        let follower = try EventFollower(socket: daemon.socketPath)
+        let started = try await daemon.ctl("start")
+        #expect(started.status == 0)
+        try await waitFor("the greeting playing") { try await daemon.status().audio.framesPlayed > 3200 }
+
+        proxy.set(.blackHole)
+        let blackHoledAt = ContinuousClock.now
+        let lost = try await follower.waitFor("the loss") { $0.type == "ended" }
+        print("the dead link was noticed after \(ContinuousClock.now - blackHoledAt)")
+        #expect(lost.fields["reason"] == "network_error")
+        #expect(lost.text?.contains("for 1.0 seconds, not even a ping: the network is down or the connection is dead") == true)
+        let afterLoss = try await daemon.status()
+        #expect(afterLoss.audio.framesPlayed < 48_000, "the rest of the greeting was not played into a dead conversation")
+        _ = try await follower.waitFor("a failed attempt in the black hole") {
+            $0.type == "reconnecting" && $0.fields["cause"] == "connection_failed"
+        }
+        #expect(try await daemon.status().state != "active", "alive, answering, and not pretending to talk")
+
+        try await Task.sleep(until: blackHoledAt + .seconds(20))
+        proxy.set(.forward)
+        let back = try await follower.waitFor("the conversation back", timeout: .seconds(20)) { $0.type == "reconnected" }
+        #expect(back.fields["previous_conversation_id"] == String(started.output.split(separator: " ")[2]))
+        #expect(try await daemon.status().state == "active")
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func aResetIsALostConnectionThatComesBack() async throws {
+        let simulator = try await SimulatorProcess { $0.replySeconds = 3 }
+        let proxy = try FaultProxy(to: simulatorPort(simulator))
+        let daemon = try await DaemonProcess(
+            simulator: simulator, audio: .lifecycleTests, arguments: ["--api-base-url", proxy.baseURL] + Self.quick)
+        let follower = try EventFollower(socket: daemon.socketPath)
+        #expect(try await daemon.ctl("start").status == 0)
+        try await waitFor("the greeting playing") { try await daemon.status().audio.framesPlayed > 3200 }
+        proxy.resetConnections()
+        let lost = try await follower.waitFor("the loss") { $0.type == "ended" }
+        #expect(lost.fields["reason"] == "network_error")
+        #expect(lost.text?.contains("reset the connection") == true || lost.text?.contains("closed without a close frame") == true, "\(lost.text ?? "")")
+        #expect(!(lost.text ?? "").contains("errno"), "an operator's sentence")
+        _ = try await follower.waitFor("the conversation back") { $0.type == "reconnected" }
+        #expect(try await daemon.terminate() == 0)
+    }
+}

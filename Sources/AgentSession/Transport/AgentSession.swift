@@ -181,7 +181,7 @@ public actor AgentSession {
         let socketConfiguration = WebSocketClientConfiguration(
             maxFrameSize: AgentSessionConfiguration.maxFrameSize,
             closeTimeout: configuration.closeTimeout,
-            autoPing: .enabled(timePeriod: configuration.silenceTimeout / 2)
+            autoPing: .enabled(timePeriod: configuration.silenceTimeout)
         )
         do {
             let closeFrame = try await WebSocketClient.connect(

@@ -20,8 +20,8 @@ public struct AgentSessionConfiguration: Sendable {
     public var closeTimeout: Duration
     public var toolTimeout: Duration
     /// A server that sends nothing at all (its pings included) for this
-    /// long is taken for lost. WebSocket pings go out at half of it, so a
-    /// half-open connection is found while the agent is quiet.
+    /// long is taken for lost. WebSocket pings go out at this interval too,
+    /// so that the connection carries traffic while the agent is quiet.
     public var silenceTimeout: Duration
 
     public init(

@@ -1,0 +1,126 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// A TCP proxy on 127.0.0.1 between the daemon and the simulator that a
+/// test turns into a bad network: forwarding, a black hole (on established
+/// connections nothing passes either way and nothing is closed, as a dead
+/// Wi-Fi link; new connections are closed at once, as a dead upstream), or
+/// resetting every connection.
+final class FaultProxy: Sendable {
+    enum Mode: Sendable {
+        case forward
+        case blackHole
+    }
+
+    let port: Int
+    private let listener: Int32
+    private let upstreamPort: Int
+    private let state = Mutex<(mode: Mode, connections: [(client: Int32, upstream: Int32)])>((.forward, []))
+
+    init(to upstreamPort: Int) throws {
+        self.upstreamPort = upstreamPort
+        let listening = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var reuse: Int32 = 1
+        setsockopt(listening, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = Self.loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listening, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listening, 16) == 0 else { throw SocketError("listen on 127.0.0.1") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(listening, $0, &length) }
+        }
+        listener = listening
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread { [self] in
+            while true {
+                let client = accept(listening, nil, nil)
+                guard client >= 0 else { return }
+                connectUpstream(client)
+            }
+        }.start()
+    }
+
+    deinit {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        for connection in state.withLock({ $0.connections }) {
+            close(connection.client)
+            close(connection.upstream)
+        }
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    func set(_ mode: Mode) {
+        state.withLock { $0.mode = mode }
+    }
+
+    /// Resets every open connection (RST, not FIN), as a router that lost
+    /// its state does.
+    func resetConnections() {
+        let connections = state.withLock { state in
+            defer { state.connections.removeAll() }
+            return state.connections
+        }
+        var abort = linger(l_onoff: 1, l_linger: 0)
+        for connection in connections {
+            for descriptor in [connection.client, connection.upstream] {
+                setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
+                close(descriptor)
+            }
+        }
+    }
+
+    private func connectUpstream(_ client: Int32) {
+        guard state.withLock({ $0.mode }) == .forward else {
+            close(client)
+            return
+        }
+        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = Self.loopback(port: upstreamPort)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(client)
+            close(upstream)
+            return
+        }
+        state.withLock { $0.connections.append((client, upstream)) }
+        pump(from: client, to: upstream)
+        pump(from: upstream, to: client)
+    }
+
+    /// Copies one direction. In a black hole what arrives is read and
+    /// thrown away, so neither side sees a full buffer, a FIN or a reset.
+    private func pump(from source: Int32, to destination: Int32) {
+        Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 64 << 10)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+                guard count > 0 else {
+                    shutdown(destination, Int32(SHUT_WR))
+                    return
+                }
+                guard state.withLock({ $0.mode }) == .forward else { continue }
+                var offset = 0
+                while offset < count {
+                    let written = buffer.withUnsafeBytes { write(destination, $0.baseAddress! + offset, count - offset) }
+                    guard written > 0 else { return }
+                    offset += written
+                }
+            }
+        }.start()
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+}
