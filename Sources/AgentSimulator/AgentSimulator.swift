@@ -115,6 +115,9 @@ public struct AgentSimulator: Sendable {
     }
 
     private func signedURLResponse(for request: Request) throws -> Response {
+        if let status = configuration.signedURLStatus {
+            return Self.errorResponse(HTTPResponse.Status(code: status), "the simulator answers \(status) as configured")
+        }
         guard let expected = configuration.apiKey, request.headers[HTTPField.Name("xi-api-key")!] == expected else {
             return Self.errorResponse(.unauthorized, "Invalid API key", status: "invalid_api_key")
         }

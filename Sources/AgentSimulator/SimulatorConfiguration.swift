@@ -70,6 +70,9 @@ public struct SimulatorConfiguration: Sendable {
     public var requiredDynamicVariables: [String] = []
     public var toolName = "get_weather"
     public var toolParameters: [String: JSONValue] = ["city": .string("Paris")]
+    /// Answer every signed-URL request with this HTTP status, as a service
+    /// that refuses (401, 403, 404) or fails (429, 500) does.
+    public var signedURLStatus: Int?
     /// The size of the oversized scenario's message.
     public var oversizedMessageBytes = AgentSessionConfiguration.maxMessageSize + 100
     /// PEM certificate and key: serve HTTPS and WSS.

@@ -92,6 +92,20 @@ struct SessionAgainstSimulatorTests {
         }
     }
 
+    /// A refusal would repeat, a busy or failing service may recover: only
+    /// the second kind is worth a reconnect.
+    @Test(arguments: [(401, false), (403, false), (404, false), (429, true), (500, true)])
+    func theSignedURLRequestsAnswerDecidesWhetherToTryAgain(status: Int, transient: Bool) async throws {
+        try await RunningSimulator.with({
+            $0.apiKey = "sk_test"
+            $0.signedURLStatus = status
+        }) { simulator in
+            let reason = await (try simulator.session { $0.apiKey = "sk_test" }).run()
+            #expect(reason.isTransient == transient, "\(reason)")
+            #expect(reason.explanation.contains("HTTP \(status)"), "\(reason.explanation)")
+        }
+    }
+
     @Test func aPrivateAgentRefusesAnUnsignedSocket() async throws {
         try await RunningSimulator.with({ $0.apiKey = "sk_test" }) { simulator in
             let reason = await (try simulator.session()).run()
