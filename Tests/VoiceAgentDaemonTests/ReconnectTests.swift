@@ -68,7 +68,7 @@ struct ReconnectTests {
         #expect(try await daemon.terminate() == 0)
     }
 
-    @Test(arguments: [SimulatorScenario.closeMidReply, .error1008])
+    @Test(arguments: [SimulatorScenario.closeMidReply, .error1002, .error1008])
     func aConversationTheAgentEndedOrRefusedDoesNotComeBack(scenario: SimulatorScenario) async throws {
         let simulator = try await SimulatorProcess { $0.scenario = scenario }
         let daemon = try await DaemonProcess(simulator: simulator, audio: .lifecycleTests, arguments: Self.fast)
@@ -150,6 +150,25 @@ struct NetworkFaultTests {
         let back = try await follower.waitFor("the conversation back", timeout: .seconds(20)) { $0.type == "reconnected" }
         #expect(back.fields["previous_conversation_id"] == String(started.output.split(separator: " ")[2]))
         #expect(try await daemon.status().state == "active")
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    /// The daemon runs in a mount namespace whose resolver is 127.0.0.1,
+    /// where nothing answers: the lookup fails here, and nothing leaves the
+    /// machine.
+    @Test func aNameThatDoesNotResolveIsSaidSo() async throws {
+        let simulator = try await SimulatorProcess()
+        let resolver = FileManager.default.temporaryDirectory.appendingPathComponent("resolv-\(UUID().uuidString).conf").path
+        try "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".write(toFile: resolver, atomically: true, encoding: .utf8)
+        let isolate = "mount --bind \"\(resolver)\" /etc/resolv.conf && exec \"$0\" \"$@\""
+        let daemon = try await DaemonProcess(
+            simulator: simulator, audio: .lifecycleTests, arguments: ["--api-base-url", "http://agent.voiceagentd-test.invalid:8080"],
+            launcher: ["/usr/bin/unshare", "--mount", "/bin/sh", "-c", isolate])
+        let refused = try await daemon.ctl("start")
+        #expect(refused.status == 1)
+        #expect(refused.errors.contains(
+            "could not connect to the agent: the host name in agent.voiceagentd-test.invalid:8080 could not be resolved: check api.base.url and the machine's DNS"),
+            "\(refused.errors)")
         #expect(try await daemon.terminate() == 0)
     }
 
