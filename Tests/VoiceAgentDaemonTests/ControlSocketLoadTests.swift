@@ -20,9 +20,15 @@ struct ControlSocketLoadTests {
         let simulator = try await SimulatorProcess()
         let daemon = try await DaemonProcess(simulator: simulator)
         #expect(try await daemon.ctl("start").status == 0)
-        // One user holds every ordinary connection it may have, sending nothing.
-        var held = try (0..<16).map { _ in try RawControlClient(path: daemon.socketPath) }
-        try await waitFor("the held connections to be accepted") { (try? await daemon.status()) != nil }
+        // One user holds every ordinary connection it may have: each is
+        // answered once (so the daemon has taken it), then sends nothing.
+        var held: [RawControlClient] = []
+        for _ in 0..<16 {
+            let client = try RawControlClient(path: daemon.socketPath)
+            try client.send(request(.status))
+            _ = try answer(client)
+            held.append(client)
+        }
 
         // Its next connections are the reserve: status gets through, start does not.
         let reserved = try RawControlClient(path: daemon.socketPath)
@@ -40,16 +46,21 @@ struct ControlSocketLoadTests {
         }
         #expect(busy.code == .unavailable && busy.message.contains("only stop, interrupt and status are taken now"))
 
-        // With the reserve held too, a request is still read and answered.
-        var reserve = try (0..<8).map { _ in try RawControlClient(path: daemon.socketPath) }
-        try await Task.sleep(for: .milliseconds(200))
-        let overflow = try RawControlClient(path: daemon.socketPath)
-        try overflow.send(request(.status))
-        guard case .failure(_, let full) = try answer(overflow) else {
-            Issue.record("a client beyond every slot gets a readable refusal, not a reset")
-            return
+        // With the reserve held too (one more idle holder each round, until
+        // a probe is refused), a request is still read and answered.
+        var reserve: [RawControlClient] = []
+        try await waitFor("every connection to be taken") {
+            reserve.append(try RawControlClient(path: daemon.socketPath))
+            let probe = try RawControlClient(path: daemon.socketPath)
+            try probe.send(request(.status))
+            guard case .failure(_, let full) = try answer(probe) else {
+                _ = try? probe.readLine()  // served on the reserve: wait until it is given back
+                return false
+            }
+            #expect(full.code == .unavailable && full.message.contains("every connection is taken"), "a readable refusal, not a reset")
+            return true
         }
-        #expect(full.code == .unavailable && full.message.contains("every connection is taken"))
+        #expect(reserve.count >= 8)
 
         // Freed connections are usable again, and the conversation was never disturbed.
         held.removeAll()

@@ -132,7 +132,8 @@ struct ConversationLifecycleTests {
             $0.scenario = .failMidReply
             $0.replySeconds = 4
         }
-        let daemon = try await DaemonProcess(simulator: simulator, audio: .lifecycleTests)
+        // The end itself, not what comes after it (ReconnectTests).
+        let daemon = try await DaemonProcess(simulator: simulator, audio: .lifecycleTests, arguments: ["--reconnect", "no"])
         let follower = try EventFollower(socket: daemon.socketPath)
         #expect(try await daemon.ctl("start").status == 0)
         _ = try await follower.waitFor("the failure") { $0.type == "ended" }
