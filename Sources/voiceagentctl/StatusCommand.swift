@@ -49,6 +49,10 @@ struct StatusText {
 
     private var stateText: String {
         guard status.state != "idle" else { return "idle" }
+        if let pending = status.reconnecting {
+            let seconds = (Double(pending.delayMs) / 100).rounded() / 10
+            return "reconnecting (attempt \(pending.attempt), after \(seconds) s; the last one ended: \(pending.cause))"
+        }
         return "\(status.state) (conversation \(status.conversationID ?? "not yet started"), agent \(status.agentID ?? "?"))"
     }
 

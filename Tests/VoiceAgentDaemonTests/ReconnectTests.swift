@@ -105,6 +105,9 @@ struct ReconnectTests {
         if let pending = waiting?.reconnecting {
             #expect(pending.attempt == 1 && pending.delayMs <= 60_000)
             #expect(pending.cause.contains("(1011 internal_error)"))
+            let shown = try await daemon.ctl("status")
+            #expect(shown.output.contains("State:        reconnecting (attempt 1, after "), "\(shown.output)")
+            #expect(shown.output.contains("the last one ended: the agent's service had an internal error"))
         }
         let refused = try await daemon.ctl("start")
         #expect(refused.status == 1, "one conversation at a time, reconnecting included")
