@@ -1,5 +1,9 @@
 import Foundation
 
+#if !_endian(little)
+#error("PCMCodec copies samples as they lie in memory; the wire is little-endian")
+#endif
+
 /// Converts between the wire's sample bytes and 16-bit linear samples: the
 /// one codec that playback, capture and the simulator share.
 public enum PCMCodec {
@@ -9,9 +13,8 @@ public enum PCMCodec {
         case .pcm:
             bytes.withUnsafeBytes { raw in
                 [Int16](unsafeUninitializedCapacity: raw.count / 2) { buffer, count in
-                    for index in 0..<buffer.count {
-                        buffer[index] = Int16(littleEndian: raw.loadUnaligned(fromByteOffset: index * 2, as: Int16.self))
-                    }
+                    // The wire is little-endian, as every host this runs on: one copy.
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[..<(buffer.count * 2)]))
                     count = buffer.count
                 }
             }
@@ -25,13 +28,9 @@ public enum PCMCodec {
     public static func bytes(from samples: some RandomAccessCollection<Int16>, format: AudioFormat) -> Data {
         switch format.encoding {
         case .pcm:
-            var data = Data(count: samples.count * 2)
-            data.withUnsafeMutableBytes { raw in
-                for (index, sample) in samples.enumerated() {
-                    raw.storeBytes(of: sample.littleEndian, toByteOffset: index * 2, as: Int16.self)
-                }
-            }
-            return data
+            // The wire is little-endian, as every host this runs on: one copy.
+            if let data = samples.withContiguousStorageIfAvailable({ Data(buffer: $0) }) { return data }
+            return Array(samples).withUnsafeBufferPointer { Data(buffer: $0) }
         case .ulaw:
             return Data(samples.lazy.map(MuLaw.encode))
         }

@@ -25,11 +25,8 @@ final class Conversation: Sendable {
 
     private struct State {
         var conversationID: String?
-        var formats: (input: AudioFormat, output: AudioFormat)?
         /// Told once: when the agent accepts, or why it did not.
         var startWaiter: (@Sendable (Result<StartResult, ControlError>) -> Void)?
-        /// The session has ended; the sound card is finishing.
-        var sessionEnded = false
     }
 
     init(
@@ -70,7 +67,6 @@ final class Conversation: Sendable {
             }
             return reason
         }
-        state.withLock { $0.sessionEnded = true }
         if case .closedByServer = reason, !reason.isError {
             // The agent ended the call: its goodbye plays out.
             await engine.drain(atMost: Self.goodbyeLimit)
@@ -104,11 +100,9 @@ final class Conversation: Sendable {
 
     var conversationID: String? { state.withLock { $0.conversationID } }
 
-    var formats: (input: AudioFormat, output: AudioFormat)? { state.withLock { $0.formats } }
-
     /// `connecting`, `active` or `ending`: what `status` shows.
+    /// An ended session means the sound card is finishing: still `ending`.
     func phase() async -> String {
-        if state.withLock({ $0.sessionEnded }) { return "ending" }
         let phase = await session.snapshot.phase
         return phase == "ended" ? "ending" : phase
     }
@@ -131,7 +125,6 @@ final class Conversation: Sendable {
     private func accepted(_ metadata: InitiationMetadata) {
         let waiter = state.withLock { state in
             state.conversationID = metadata.conversationID
-            state.formats = (metadata.userInputAudioFormat, metadata.agentOutputAudioFormat)
             return state.startWaiter.take()
         }
         waiter?(

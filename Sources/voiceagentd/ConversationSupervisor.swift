@@ -138,8 +138,8 @@ actor ConversationSupervisor: Service {
             latency: StatusReport.Latency(samples: latency.count, lastMs: latency.lastMs, meanMs: latency.meanMs, p50Ms: latency.p50Ms, p95Ms: latency.p95Ms),
             audio: StatusReport.Audio(
                 captureDevice: devices.captureDevice, playbackDevice: devices.playbackDevice, periodMs: devices.periodMilliseconds,
-                chunkMs: devices.chunkMilliseconds, inputFormat: current?.formats?.input.description,
-                outputFormat: current?.formats?.output.description, muted: muted,
+                chunkMs: devices.chunkMilliseconds, inputFormat: snapshot?.inputFormat?.description,
+                outputFormat: snapshot?.outputFormat?.description, muted: muted,
                 inputLevelDBFS: current == nil ? nil : audio.inputLevelDBFS.flatMap(Self.finite),
                 outputLevelDBFS: current == nil ? nil : audio.outputLevelDBFS.flatMap(Self.finite), framesCaptured: audio.framesCaptured,
                 framesPlayed: audio.framesPlayed, framesDropped: audio.framesDropped,

@@ -118,7 +118,7 @@ struct DaemonConfiguration: Sendable, Equatable {
             throw ConfigurationError(key: "api.base.url", message: "'\(apiBaseURL)' is not an http(s) URL with a host")
         }
         agentID = values.optional("agent.id")
-        authentication = try values.choice("auth", ["yes": true, "true": true, "no": false, "false": false, "auto": nil])
+        authentication = try values.choice("auth", ConfigurationValues.yesOrNo.mapValues { $0 }.merging(["auto": nil]) { $1 })
         extraCAFile = values.optional("extra.ca.file")
         audio = AudioDeviceConfiguration(
             captureDevice: try values.string("capture.device"),
@@ -132,7 +132,7 @@ struct DaemonConfiguration: Sendable, Equatable {
         connectTimeout = .milliseconds(try values.integer("connect.timeout.ms", in: 500...120_000))
         silenceTimeout = .milliseconds(try values.integer("silence.timeout.ms", in: 1000...60_000))
         reconnect = ReconnectPolicy(
-            enabled: try values.choice("reconnect", ["yes": true, "true": true, "no": false, "false": false]),
+            enabled: try values.choice("reconnect", ConfigurationValues.yesOrNo),
             initialDelay: .milliseconds(try values.integer("reconnect.initial.ms", in: 100...60_000)),
             maxDelay: .milliseconds(try values.integer("reconnect.max.ms", in: 1000...600_000)),
             maxAttempts: try values.integer("reconnect.attempts", in: 0...100_000))
@@ -153,6 +153,8 @@ struct DaemonConfiguration: Sendable, Equatable {
 /// name the key.
 struct ConfigurationValues {
     let lookup: (String) -> String?
+
+    static let yesOrNo = ["yes": true, "true": true, "no": false, "false": false]
 
     private func key(_ name: String) -> DaemonConfiguration.Key {
         DaemonConfiguration.keys.first { $0.name == name }!
