@@ -53,6 +53,7 @@ actor SimulatedConversation {
             while let frame = try await frames.next() { _ = await receive(frame) }
             return
         }
+        try await Task.sleep(for: configuration.metadataDelay)
         try await send(
             .initiationMetadata(
                 InitiationMetadata(

@@ -61,6 +61,9 @@ public struct SimulatorConfiguration: Sendable {
     public var replySeconds = 2.0
     public var chunkMilliseconds = 100
     public var pingInterval = Duration.seconds(2)
+    /// How long the agent takes to accept: the initiation metadata comes this
+    /// long after the client's initiation data, and nothing before it.
+    public var metadataDelay = Duration.zero
     public var firstMessage = "Hello! This is the voiceagentd agent simulator. How can I help?"
     public var speechThresholdDBFS = -40.0
     /// Silence that ends a user turn.

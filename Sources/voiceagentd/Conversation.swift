@@ -18,6 +18,8 @@ final class Conversation: Sendable {
     let startedAt = ContinuousClock.now
     let engine: AudioEngine
     private let session: AgentSession
+    /// Sent as soon as the agent accepts (a carried-over context).
+    private let opening: ClientMessage?
     private let events: EventLog
     private let logger: Logger
     private let capture: (stream: AsyncStream<Data>, continuation: AsyncStream<Data>.Continuation)
@@ -30,10 +32,11 @@ final class Conversation: Sendable {
     }
 
     init(
-        configuration: DaemonConfiguration, session sessionConfiguration: AgentSessionConfiguration, muted: Bool, events: EventLog,
-        logger: Logger
+        configuration: DaemonConfiguration, session sessionConfiguration: AgentSessionConfiguration, opening: ClientMessage? = nil,
+        muted: Bool, events: EventLog, logger: Logger
     ) {
         self.configuration = configuration
+        self.opening = opening
         agentID = sessionConfiguration.endpoint.agentID
         self.events = events
         self.logger = logger
@@ -115,9 +118,19 @@ final class Conversation: Sendable {
         for await event in session.events {
             if case .connected(let metadata) = event.kind {
                 accepted(metadata)
+                await sendOpening()
             }
             let record = EventRecord(event.kind)
             await events.append(type: event.kind.name, conversationID: conversationID, text: record.text, fields: record.fields)
+        }
+    }
+
+    private func sendOpening() async {
+        guard let opening else { return }
+        do {
+            try await session.send(opening)
+        } catch {
+            logger.warning("could not tell the new conversation of the lost one: \(error.description)")
         }
     }
 

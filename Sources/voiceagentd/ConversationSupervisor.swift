@@ -208,6 +208,7 @@ actor ConversationSupervisor: Service {
         var starter: (@Sendable (Result<StartResult, ControlError>) -> Void)? = { launch.started.resume(returning: $0) }
         /// The established conversation that was lost, while reconnecting.
         var lost: String?
+        var carryOver: CarryOver?
         var attempt = 0
         while true {
             let reason = await conversation.run(started: announcer(for: starter, replacing: lost))
@@ -217,19 +218,29 @@ actor ConversationSupervisor: Service {
             if let established = conversation.conversationID {
                 lost = established
                 attempt = 0
+                if configuration.reconnect.carriesOver {
+                    let turns = await conversation.sessionSnapshot.history
+                    carryOver = carryOver?.adding(turns) ?? CarryOver(turns: turns)
+                }
             }
             current = nil
-            attempt += 1
-            let policy = configuration.reconnect
-            guard let lost, reason.isTransient, policy.allows(attempt: attempt), !stopRequested, !shuttingDown else {
-                if reason.isTransient, lost != nil, policy.enabled, !stopRequested, !shuttingDown {
-                    logger.error("giving up after \(attempt - 1) reconnect attempts: \(reason.explanation)")
+            guard let lost, !stopRequested, !shuttingDown else { break }
+            if reason.refusedOverrides, carryOver?.asksNotToGreet == true {
+                logger.notice("the agent allows no first-message override: the conversation that replaces \(lost) will greet again")
+                carryOver?.asksNotToGreet = false
+            } else {
+                attempt += 1
+                let policy = configuration.reconnect
+                guard reason.isTransient, policy.allows(attempt: attempt) else {
+                    if reason.isTransient, policy.enabled {
+                        logger.error("giving up after \(attempt - 1) reconnect attempts: \(reason.explanation)")
+                    }
+                    break
                 }
-                break
+                let delay = policy.delay(beforeAttempt: attempt)
+                guard await waitToReconnect(attempt: attempt, after: delay, lost: lost, because: reason) else { break }
             }
-            let delay = policy.delay(beforeAttempt: attempt)
-            guard await waitToReconnect(attempt: attempt, after: delay, lost: lost, because: reason) else { break }
-            guard let next = try? replacement(for: launch.options) else { break }
+            guard let next = try? replacement(for: launch.options, carryingOver: carryOver) else { break }
             conversation = next
             current = next
         }
@@ -286,12 +297,16 @@ actor ConversationSupervisor: Service {
     }
 
     /// A new conversation for the same start options, from the configuration
-    /// of this moment.
-    private func replacement(for options: StartOptions) throws(ControlError) -> Conversation {
-        Conversation(configuration: configuration, session: try sessionConfiguration(for: options), muted: muted, events: events, logger: logger)
+    /// of this moment, told of the one it replaces when carrying over.
+    private func replacement(for options: StartOptions, carryingOver carryOver: CarryOver? = nil) throws(ControlError) -> Conversation {
+        Conversation(
+            configuration: configuration,
+            session: try sessionConfiguration(for: options, greeting: carryOver?.asksNotToGreet != true),
+            opening: carryOver.map { .contextualUpdate(text: $0.contextualUpdate) }, muted: muted, events: events, logger: logger)
     }
 
-    private func sessionConfiguration(for options: StartOptions) throws(ControlError) -> AgentSessionConfiguration {
+    /// `greeting` false asks the agent for an empty first message.
+    private func sessionConfiguration(for options: StartOptions, greeting: Bool) throws(ControlError) -> AgentSessionConfiguration {
         guard let agentID = options.agentID ?? configuration.agentID else {
             throw ControlError(.badArguments, "no agent id: pass --agent-id, or set AGENT_ID in /etc/voiceagentd/voiceagentd.conf")
         }
@@ -308,7 +323,7 @@ actor ConversationSupervisor: Service {
         }
         let agentOverride = ConversationConfigOverride.Agent(
             prompt: options.prompt ?? configuration.prompt,
-            firstMessage: options.firstMessage ?? configuration.firstMessage,
+            firstMessage: greeting ? options.firstMessage ?? configuration.firstMessage : "",
             language: options.language ?? configuration.language)
         let voice = options.voiceID ?? configuration.voiceID
         let configOverride = ConversationConfigOverride(

@@ -69,6 +69,9 @@ struct DaemonConfiguration: Sendable, Equatable {
         Key(name: "reconnect.initial.ms", defaultValue: "500", help: "The first reconnect's longest wait, in milliseconds; it doubles per attempt."),
         Key(name: "reconnect.max.ms", defaultValue: "30000", help: "The longest wait between reconnect attempts, in milliseconds."),
         Key(name: "reconnect.attempts", defaultValue: "0", help: "Reconnect attempts before giving up; 0 keeps trying."),
+        Key(
+            name: "reconnect.carry.over", defaultValue: "no",
+            help: "Tell a conversation that replaces a lost one its last turns, and ask the agent not to greet again: yes or no."),
         Key(name: "log.level", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical."),
         Key(name: "first.message", defaultValue: nil, help: "Override of the agent's first message (the agent must allow it)."),
         Key(name: "prompt", defaultValue: nil, help: "Override of the agent's prompt (the agent must allow it)."),
@@ -135,7 +138,8 @@ struct DaemonConfiguration: Sendable, Equatable {
             enabled: try values.choice("reconnect", ConfigurationValues.yesOrNo),
             initialDelay: .milliseconds(try values.integer("reconnect.initial.ms", in: 100...60_000)),
             maxDelay: .milliseconds(try values.integer("reconnect.max.ms", in: 1000...600_000)),
-            maxAttempts: try values.integer("reconnect.attempts", in: 0...100_000))
+            maxAttempts: try values.integer("reconnect.attempts", in: 0...100_000),
+            carriesOver: try values.choice("reconnect.carry.over", ConfigurationValues.yesOrNo))
         let level = try values.string("log.level")
         guard let parsedLevel = Logger.Level(rawValue: level) else {
             throw ConfigurationError(key: "log.level", message: "'\(level)' is not one of trace, debug, info, notice, warning, error, critical")

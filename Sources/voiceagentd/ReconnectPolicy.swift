@@ -7,6 +7,8 @@ struct ReconnectPolicy: Sendable, Equatable {
     var maxDelay: Duration
     /// 0: keep trying as long as the failures are transient.
     var maxAttempts: Int
+    /// Whether a replacement is told of the conversation it replaces (`CarryOver`).
+    var carriesOver = false
 
     /// The wait before attempt `attempt` (from 1): a random share, `fraction`
     /// in 0...1, of min(maxDelay, initialDelay × 2^(attempt-1)).

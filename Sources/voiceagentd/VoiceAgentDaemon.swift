@@ -64,6 +64,7 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Self.help("reconnect.initial.ms"))) var reconnectInitialMs: String?
     @Option(help: ArgumentHelp(Self.help("reconnect.max.ms"))) var reconnectMaxMs: String?
     @Option(help: ArgumentHelp(Self.help("reconnect.attempts"))) var reconnectAttempts: String?
+    @Option(help: ArgumentHelp(Self.help("reconnect.carry.over"))) var reconnectCarryOver: String?
     @Option(help: ArgumentHelp(Self.help("log.level"))) var logLevel: String?
     @Option(help: ArgumentHelp(Self.help("first.message"))) var firstMessage: String?
     @Option(help: ArgumentHelp(Self.help("prompt"))) var prompt: String?
@@ -84,7 +85,7 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
             ("control.socket", controlSocket), ("control.group", controlGroup), ("tools.directory", toolsDirectory),
             ("tool.timeout.ms", toolTimeoutMs), ("connect.timeout.ms", connectTimeoutMs), ("silence.timeout.ms", silenceTimeoutMs),
             ("reconnect", reconnect), ("reconnect.initial.ms", reconnectInitialMs), ("reconnect.max.ms", reconnectMaxMs),
-            ("reconnect.attempts", reconnectAttempts), ("log.level", logLevel),
+            ("reconnect.attempts", reconnectAttempts), ("reconnect.carry.over", reconnectCarryOver), ("log.level", logLevel),
             ("first.message", firstMessage), ("prompt", prompt), ("language", language), ("voice.id", voiceId), ("user.id", userId),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { key, value in value.map { (key, $0) } })

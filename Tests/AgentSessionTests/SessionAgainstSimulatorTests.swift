@@ -342,6 +342,24 @@ struct SessionAgainstSimulatorTests {
         }
     }
 
+    /// An agent slow to accept (10.5 s) is within the default connect
+    /// deadline (15 s), and the silence deadline (10 s) does not count
+    /// before the agent has accepted.
+    @Test func metadataAfterTenSecondsIsStillAConversation() async throws {
+        try await RunningSimulator.with({ $0.metadataDelay = .milliseconds(10_500) }) { simulator in
+            let session = try simulator.session {
+                $0.connectTimeout = AgentSessionConfiguration(endpoint: $0.endpoint).connectTimeout
+            }
+            let asked = ContinuousClock.now
+            let run = Task { await session.run() }
+            let seen = try await events(of: session, until: { $0.isConnected || $0.isEnded }, timeout: .seconds(20))
+            #expect(seen.last?.isConnected == true, "\(seen)")
+            #expect(ContinuousClock.now - asked >= .milliseconds(10_500))
+            await session.stop()
+            #expect(await run.value == .stoppedByClient)
+        }
+    }
+
     @Test func aServerThatGoesQuietIsTakenForLost() async throws {
         try await RunningSimulator.with({ $0.scenario = .goSilent }) { simulator in
             let session = try simulator.session { $0.silenceTimeout = .seconds(1) }
@@ -379,6 +397,25 @@ struct SessionAgainstSimulatorTests {
             }
             #expect(detail.hasPrefix("the TLS certificate of localhost:"))
             #expect(detail.hasSuffix("is for another host name: check api.base.url"))
+        }
+    }
+
+    @Test func anExpiredCertificateIsNotAccepted() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiceagent-tls-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let lastYear = Date(timeIntervalSinceNow: -365 * 86_400)
+        let certificate = try SelfSignedCertificate.generate(in: directory, validity: lastYear...lastYear.addingTimeInterval(7 * 86_400))
+        try await RunningSimulator.with({
+            $0.tlsCertificatePath = certificate.certificatePath
+            $0.tlsKeyPath = certificate.keyPath
+        }) { simulator in
+            let session = try simulator.session { $0.extraTrustedCAFile = certificate.certificatePath }
+            guard case .connectionFailed(let detail) = await session.run() else {
+                Issue.record("a certificate that expired must not connect, even from a trusted authority")
+                return
+            }
+            #expect(detail.hasPrefix("the TLS certificate of localhost:"))
+            #expect(detail.contains("was not accepted (not signed by a trusted authority, or expired): check the system clock"))
         }
     }
 

@@ -71,6 +71,26 @@ final class SimulatorProcess: Sendable {
     }
 }
 
+/// The simulator as a process of its own on a given port, for a test that
+/// kills the agent's server as a crash would.
+struct SimulatorChild {
+    private let process = Process()
+
+    init(port: Int, arguments: [String]) async throws {
+        process.executableURL = URL(fileURLWithPath: Binaries.path("voiceagent-simulator"))
+        process.arguments = ["--port", String(port), "--ping-interval-milliseconds", "200"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try await waitFor("the simulator on port \(port)") { canConnect(toLoopbackPort: port) }
+    }
+
+    func kill() {
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
 /// voiceagentd running as its own process on the paced devices.
 final class DaemonProcess: Sendable {
     let directory: String

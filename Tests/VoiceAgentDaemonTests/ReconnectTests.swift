@@ -175,6 +175,118 @@ struct NetworkFaultTests {
         #expect(try await daemon.terminate() == 0)
     }
 
+    /// The agent's server process dies mid-reply (SIGKILL: the kernel
+    /// closes its sockets); the daemon keeps trying while nothing listens
+    /// and is back in conversation once a server listens on that port again.
+    @Test func aServerKilledMidReplyIsALossThatComesBackWithTheServer() async throws {
+        let port = try freeLoopbackPort()
+        var server = try await SimulatorChild(port: port, arguments: ["--delivery", "paced", "--reply-seconds", "3"])
+        let daemon = try await DaemonProcess(
+            simulator: SimulatorProcess(), audio: .lifecycleTests, arguments: ["--api-base-url", "http://127.0.0.1:\(port)"] + Self.quick)
+        let follower = try EventFollower(socket: daemon.socketPath)
+        #expect(try await daemon.ctl("start").status == 0)
+        try await waitFor("the greeting playing") { try await daemon.status().audio.framesPlayed > 3200 }
+
+        server.kill()
+        let lost = try await follower.waitFor("the loss") { $0.type == "ended" }
+        #expect(lost.fields["reason"] == "network_error", "\(lost)")
+        let afterLoss = try await daemon.status()
+        #expect(afterLoss.audio.framesPlayed < 48_000, "the rest of the greeting never came and nothing is stuck playing")
+        let refused = try await follower.waitFor("an attempt while nothing listens") {
+            $0.type == "reconnecting" && $0.fields["cause"] == "connection_failed"
+        }
+        #expect(refused.text?.contains("refused the connection: nothing listens there") == true, "\(refused.text ?? "")")
+        #expect(try await daemon.status().state != "active")
+
+        server = try await SimulatorChild(port: port, arguments: ["--delivery", "paced", "--reply-seconds", "3"])
+        _ = try await follower.waitFor("the conversation back", timeout: .seconds(20)) { $0.type == "reconnected" }
+        #expect(try await daemon.status().state == "active")
+        #expect(try await daemon.terminate() == 0)
+        server.kill()
+    }
+
+    /// Each attempt looks the name up again: the daemon runs in a mount
+    /// namespace whose /etc/hosts the test rewrites between the first
+    /// conversation and its replacement, which then reaches the other server.
+    @Test func aReconnectResolvesTheNameAgain() async throws {
+        let first = try await SimulatorProcess {
+            $0.scenario = .failMidReply
+            $0.delivery = .paced
+            $0.replySeconds = 2
+        }
+        let port = simulatorPort(first)
+        let second = try await SimulatorProcess {
+            $0.host = "127.0.0.2"
+            $0.port = port
+        }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("resolve-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let hosts = scratch + "/hosts"
+        try "127.0.0.1 agent.voiceagentd.test\n".write(toFile: hosts, atomically: false, encoding: .utf8)
+        try "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".write(toFile: scratch + "/resolv.conf", atomically: true, encoding: .utf8)
+        let isolate = "mount --bind \"\(hosts)\" /etc/hosts && mount --bind \"\(scratch)/resolv.conf\" /etc/resolv.conf && exec \"$0\" \"$@\""
+        let daemon = try await DaemonProcess(
+            simulator: first, audio: .lifecycleTests, arguments: ["--api-base-url", "http://agent.voiceagentd.test:\(port)"] + Self.quick,
+            launcher: ["/usr/bin/unshare", "--mount", "/bin/sh", "-c", isolate])
+        let follower = try EventFollower(socket: daemon.socketPath)
+        #expect(try await daemon.ctl("start").status == 0)
+        // In place: the bind mount holds this inode, a renamed file would not be seen.
+        try "127.0.0.2 agent.voiceagentd.test\n".write(toFile: hosts, atomically: false, encoding: .utf8)
+
+        let back = try await follower.waitFor("the conversation back") { $0.type == "reconnected" }
+        let reached = await second.received("conversation_initiation_client_data")
+        #expect(reached.count == 1, "the replacement went to the address the name has now")
+        #expect(back.conversationID == reached.first?.conversationID)
+        #expect(await first.received("conversation_initiation_client_data").count == 1)
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    /// With reconnect.carry.over the replacement is told the last turns and
+    /// asked not to greet again; an agent that allows no overrides gets the
+    /// context all the same, and greets.
+    @Test(arguments: [false, true])
+    func aReplacementIsToldWhatWasSaid(agentRefusesOverrides: Bool) async throws {
+        let simulator = try await SimulatorProcess {
+            $0.replySeconds = 0.5
+            $0.refuseOverrides = agentRefusesOverrides
+        }
+        let proxy = try FaultProxy(to: simulatorPort(simulator))
+        let daemon = try await DaemonProcess(
+            simulator: simulator, audio: .lifecycleTests,
+            arguments: ["--api-base-url", proxy.baseURL, "--reconnect-carry-over", "yes"] + Self.quick)
+        let follower = try EventFollower(socket: daemon.socketPath)
+        #expect(try await daemon.ctl("start").status == 0)
+        _ = try await follower.waitFor("the greeting's text") { $0.type == "agent_response" }
+        proxy.resetConnections()
+        let back = try await follower.waitFor("the conversation back") { $0.type == "reconnected" }
+
+        let update = try await waitForRecord("contextual_update", in: simulator)
+        let text = update.message?.objectMembers?["text"]
+        #expect(text == .string("""
+            This conversation continues one that the network cut off; do not greet the user again. Its last turns were:
+            Agent: \(SimulatorConfiguration().firstMessage)
+            """))
+        #expect(update.conversationID == back.conversationID)
+        let firstMessages = await simulator.received("conversation_initiation_client_data").map {
+            $0.message?.objectMembers?["conversation_config_override"]?.objectMembers?["agent"]?.objectMembers?["first_message"]
+        }
+        if agentRefusesOverrides {
+            #expect(firstMessages == [nil, .string(""), nil], "asked once, refused, then without the override at once")
+        } else {
+            #expect(firstMessages == [nil, .string("")])
+        }
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    func waitForRecord(_ type: String, in simulator: SimulatorProcess) async throws -> RecordedMessage {
+        var found: RecordedMessage?
+        try await waitFor("a \(type) at the agent") {
+            found = await simulator.received(type).first
+            return found != nil
+        }
+        return try #require(found)
+    }
+
     @Test func aResetIsALostConnectionThatComesBack() async throws {
         let simulator = try await SimulatorProcess { $0.replySeconds = 3 }
         let proxy = try FaultProxy(to: simulatorPort(simulator))

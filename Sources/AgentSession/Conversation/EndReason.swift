@@ -51,6 +51,12 @@ public enum EndReason: Sendable, Equatable {
         }
     }
 
+    /// The agent refused the conversation overrides it was sent.
+    public var refusedOverrides: Bool {
+        guard case .closedByServer(let code, let reason, let error) = self else { return false }
+        return CloseExplanation(code: code, reason: reason, error: error).reasonText == CloseExplanation.overrideRefusal
+    }
+
     public var explanation: String {
         switch self {
         case .stoppedByClient:
@@ -78,8 +84,14 @@ struct CloseExplanation {
     let reason: String?
     let error: ServerErrorEvent?
 
+    static let overrideRefusal = "override_error"
+
+    /// The close reason, else the reason or type of the `error` before it.
+    var reasonText: String? {
+        reason.flatMap { $0.isEmpty ? nil : $0 } ?? error?.reason ?? error?.errorType
+    }
+
     var text: String {
-        let reasonText = reason.flatMap { $0.isEmpty ? nil : $0 } ?? error?.reason ?? error?.errorType
         let message = error?.message.flatMap { $0.isEmpty ? nil : $0 }
         var sentence = headline(reasonText)
         if let reasonText {
@@ -95,7 +107,7 @@ struct CloseExplanation {
 
     private func headline(_ reason: String?) -> String {
         switch reason {
-        case "override_error":
+        case Self.overrideRefusal:
             return "this agent does not allow the requested conversation overrides (first message, prompt, language or voice); allow them in the agent's security settings or leave them out"
         case "missing_dynamic_variable":
             return "the agent needs a dynamic variable this conversation did not provide"
