@@ -51,10 +51,16 @@ let package = Package(
             name: "AudioCodec",
             swiftSettings: strictSettings
         ),
+        // The agent's wire protocol: messages, their JSON, the endpoint URLs.
+        .target(
+            name: "AgentProtocol",
+            dependencies: ["AudioCodec"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "AgentSession",
             dependencies: [
-                "AudioCodec",
+                "AgentProtocol", "AudioCodec",
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -101,10 +107,21 @@ let package = Package(
             name: "ControlProtocol",
             swiftSettings: strictSettings
         ),
+        // The daemon's settings from flags, environment and file, validated.
+        .target(
+            name: "DaemonSettings",
+            dependencies: [
+                "AgentProtocol", "AudioEngine", "ControlProtocol",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "voiceagentd",
             dependencies: [
-                "AgentSession", "AudioCodec", "AudioEngine", "ControlProtocol", "CSystemd", "CLinuxCredentials",
+                "AgentSession", "AudioCodec", "AudioEngine", "ControlProtocol", "DaemonSettings", "CSystemd", "CLinuxCredentials",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -134,6 +151,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // libFuzzer targets (scripts/fuzz); an ordinary build replays inputs.
+        .target(name: "CFuzzer", path: "Fuzz/CFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzer"], path: "Fuzz/FuzzSupport", swiftSettings: strictSettings),
+        .executableTarget(
+            name: "fuzz-server-message", dependencies: ["AgentProtocol", "FuzzSupport"], path: "Fuzz/fuzz-server-message",
+            swiftSettings: strictSettings),
+        .executableTarget(
+            name: "fuzz-control-request", dependencies: ["ControlProtocol", "FuzzSupport"], path: "Fuzz/fuzz-control-request",
+            swiftSettings: strictSettings),
+        .executableTarget(
+            name: "fuzz-configuration", dependencies: ["DaemonSettings", "FuzzSupport"], path: "Fuzz/fuzz-configuration",
+            swiftSettings: strictSettings),
         .target(
             name: "PacedAudioFixture",
             path: "Tests/PacedAudioFixture",
@@ -146,7 +175,9 @@ let package = Package(
         ),
         .testTarget(
             name: "VoiceAgentDaemonTests",
-            dependencies: ["voiceagentd", "AgentSession", "AgentSimulator", "AudioEngine", "ControlProtocol", "PacedAudioFixture"],
+            dependencies: [
+                "voiceagentd", "AgentSession", "AgentSimulator", "AudioEngine", "ControlProtocol", "DaemonSettings", "PacedAudioFixture",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

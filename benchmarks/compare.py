@@ -26,6 +26,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from report import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000
 SPEECH_DBFS = -30.0
@@ -474,11 +476,10 @@ def write_report(results, extra, arguments):
         rows.append((figure, ma, percentile(a, 0.95), mb, percentile(b, 0.95), mb / ma if ma > 0 and mb > 0 else None,
                      "" if goal is None else ("met" if goal(ma, mb) else "missed")))
     lines = [
-        "# Benchmarks: voiceagentd and the official ElevenLabs Python SDK",
+        "## voiceagentd and the official ElevenLabs Python SDK",
         "",
         f"Written by `{arguments.command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
-        f"on {platform.node()} ({os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}). "
-        "Do not edit: run the command again.",
+        f"on {platform.node()} ({os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}).",
         "",
         f"Both systems in one run, one after the other, against the bundled agent simulator (replies of 4 s sent in a burst, "
         f"as the service does) on the same real-time paced devices: a private PulseAudio's null sinks reached through "
@@ -507,7 +508,7 @@ def write_report(results, extra, arguments):
         lines.append(f"| {figure} | {value:.2f} | {verdict} |" if isinstance(value, float) else f"| {figure} | {value} | {verdict} |")
     lines += ["", "![latency distributions](benchmarks.png)", ""]
     report = "\n".join(lines)
-    (ROOT / "BENCHMARKS.md").write_text(report)
+    write_section("comparison", report)
     print(report)
     plot(results)
 

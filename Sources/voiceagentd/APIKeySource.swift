@@ -1,3 +1,4 @@
+import DaemonSettings
 import Foundation
 
 /// Finds the ElevenLabs API key: the systemd credential first, then the

@@ -1,6 +1,7 @@
-import ControlProtocol
 import CLinuxCredentials
 import CSystemd
+import ControlProtocol
+import DaemonSettings
 import Foundation
 import Logging
 import NIOCore

@@ -1,6 +1,7 @@
 import AgentSession
 import AudioEngine
 import ControlProtocol
+import DaemonSettings
 import Foundation
 import Logging
 import Synchronization

@@ -1,6 +1,7 @@
 import AgentSession
 import ArgumentParser
 import ControlProtocol
+import DaemonSettings
 import Foundation
 import Logging
 import ServiceLifecycle

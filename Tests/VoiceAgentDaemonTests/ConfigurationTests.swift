@@ -1,4 +1,5 @@
 import AudioEngine
+import DaemonSettings
 import Foundation
 import Testing
 @testable import voiceagentd

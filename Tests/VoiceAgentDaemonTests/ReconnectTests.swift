@@ -1,6 +1,7 @@
 import AgentSession
 import AgentSimulator
 import ControlProtocol
+import DaemonSettings
 import Foundation
 import Glibc
 import PacedAudioFixture

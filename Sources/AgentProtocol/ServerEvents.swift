@@ -1,3 +1,4 @@
+import AudioCodec
 import Foundation
 
 // The payloads of server messages, with the protocol's field names.

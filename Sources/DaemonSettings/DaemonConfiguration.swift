@@ -1,4 +1,4 @@
-import AgentSession
+import AgentProtocol
 import AudioEngine
 import Configuration
 import ControlProtocol
@@ -9,44 +9,44 @@ import SystemPackage
 /// Everything the daemon reads at start, from (highest first) command-line
 /// flags, VOICEAGENTD_* environment variables, the configuration file, and
 /// defaults. Invalid values stop the daemon with a message naming the key.
-struct DaemonConfiguration: Sendable, Equatable {
-    var apiBaseURL: String
-    var agentID: String?
+package struct DaemonConfiguration: Sendable, Equatable {
+    package var apiBaseURL: String
+    package var agentID: String?
     /// Whether the agent is private (signed URL with the API key). Nil: use
     /// a signed URL exactly when an API key is available.
-    var authentication: Bool?
-    var extraCAFile: String?
-    var audio: AudioDeviceConfiguration
-    var controlSocket: String
-    var controlGroup: String
-    var toolsDirectory: String
-    var toolTimeout: Duration
-    var connectTimeout: Duration
-    var silenceTimeout: Duration
-    var reconnect: ReconnectPolicy
-    var logLevel: Logger.Level
-    var firstMessage: String?
-    var prompt: String?
-    var language: String?
-    var voiceID: String?
-    var userID: String?
+    package var authentication: Bool?
+    package var extraCAFile: String?
+    package var audio: AudioDeviceConfiguration
+    package var controlSocket: String
+    package var controlGroup: String
+    package var toolsDirectory: String
+    package var toolTimeout: Duration
+    package var connectTimeout: Duration
+    package var silenceTimeout: Duration
+    package var reconnect: ReconnectPolicy
+    package var logLevel: Logger.Level
+    package var firstMessage: String?
+    package var prompt: String?
+    package var language: String?
+    package var voiceID: String?
+    package var userID: String?
 
-    static let defaultConfigFile = "/etc/voiceagentd/voiceagentd.conf"
+    package static let defaultConfigFile = "/etc/voiceagentd/voiceagentd.conf"
 
     /// One configuration key: its dotted name, which gives the flag
     /// (`--agent-id`), the environment variable (`VOICEAGENTD_AGENT_ID`) and
     /// the file key (`AGENT_ID`).
-    struct Key: Sendable {
-        let name: String
-        let defaultValue: String?
-        let help: String
+    package struct Key: Sendable {
+        package let name: String
+        package let defaultValue: String?
+        package let help: String
 
-        var flag: String { "--" + name.replacingOccurrences(of: ".", with: "-") }
-        var fileKey: String { name.replacingOccurrences(of: ".", with: "_").uppercased() }
-        var environmentVariable: String { "VOICEAGENTD_" + fileKey }
+        package var flag: String { "--" + name.replacingOccurrences(of: ".", with: "-") }
+        package var fileKey: String { name.replacingOccurrences(of: ".", with: "_").uppercased() }
+        package var environmentVariable: String { "VOICEAGENTD_" + fileKey }
     }
 
-    static let keys: [Key] = [
+    package static let keys: [Key] = [
         Key(name: "api.base.url", defaultValue: AgentEndpoint.productionBaseURL, help: "The ElevenLabs API base; wss:// is derived from it."),
         Key(name: "agent.id", defaultValue: nil, help: "The agent to talk to when start names none."),
         Key(name: "auth", defaultValue: "auto", help: "Private agent (signed URL with the API key): yes, no or auto (yes when a key is set)."),
@@ -82,14 +82,14 @@ struct DaemonConfiguration: Sendable, Equatable {
 
     /// Reads the layered configuration. `flags` maps key names to values
     /// given on the command line.
-    static func load(flags: [String: String], environment: [String: String], configFile: String?) async throws -> DaemonConfiguration {
+    package static func load(flags: [String: String], environment: [String: String], configFile: String?) async throws -> DaemonConfiguration {
         try DaemonConfiguration(values: try await layeredValues(flags: flags, environment: environment, configFile: configFile))
     }
 
     /// What the daemon listens with while the configuration is invalid: the
     /// control socket and group as configured if those are usable, every
     /// other setting at its default.
-    static func listeningFallback(flags: [String: String], environment: [String: String], configFile: String?) async -> DaemonConfiguration {
+    package static func listeningFallback(flags: [String: String], environment: [String: String], configFile: String?) async -> DaemonConfiguration {
         guard let values = try? await layeredValues(flags: flags, environment: environment, configFile: configFile) else { return defaults }
         let listening: Set = ["control.socket", "control.group"]
         return (try? DaemonConfiguration(values: ConfigurationValues { listening.contains($0) ? values.lookup($0) : nil })) ?? defaults
@@ -113,9 +113,9 @@ struct DaemonConfiguration: Sendable, Equatable {
 
     /// Every setting at its default: what the daemon listens with while its
     /// configuration is invalid.
-    static let defaults = try! DaemonConfiguration(values: ConfigurationValues { _ in nil })
+    package static let defaults = try! DaemonConfiguration(values: ConfigurationValues { _ in nil })
 
-    init(values: ConfigurationValues) throws {
+    package init(values: ConfigurationValues) throws {
         apiBaseURL = try values.string("api.base.url")
         if (try? AgentEndpoint(baseURL: apiBaseURL, agentID: "check", source: SourceInfo(source: "", version: ""))) == nil {
             throw ConfigurationError(key: "api.base.url", message: "'\(apiBaseURL)' is not an http(s) URL with a host")
@@ -155,27 +155,27 @@ struct DaemonConfiguration: Sendable, Equatable {
 
 /// Looks up keys with their defaults and turns bad values into errors that
 /// name the key.
-struct ConfigurationValues {
-    let lookup: (String) -> String?
+package struct ConfigurationValues {
+    package let lookup: (String) -> String?
 
-    static let yesOrNo = ["yes": true, "true": true, "no": false, "false": false]
+    package static let yesOrNo = ["yes": true, "true": true, "no": false, "false": false]
 
     private func key(_ name: String) -> DaemonConfiguration.Key {
         DaemonConfiguration.keys.first { $0.name == name }!
     }
 
-    func optional(_ name: String) -> String? {
+    package func optional(_ name: String) -> String? {
         (lookup(name) ?? key(name).defaultValue).flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    func string(_ name: String) throws -> String {
+    package func string(_ name: String) throws -> String {
         guard let value = optional(name) else {
             throw ConfigurationError(key: name, message: "must not be empty")
         }
         return value
     }
 
-    func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int {
+    package func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int {
         let text = try string(name)
         guard let value = Int(text), range.contains(value) else {
             throw ConfigurationError(key: name, message: "'\(text)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
@@ -183,7 +183,7 @@ struct ConfigurationValues {
         return value
     }
 
-    func choice<Value>(_ name: String, _ choices: [String: Value]) throws -> Value {
+    package func choice<Value>(_ name: String, _ choices: [String: Value]) throws -> Value {
         let text = try string(name).lowercased()
         guard let value = choices[text] else {
             throw ConfigurationError(key: name, message: "'\(text)' is not one of \(choices.keys.sorted().joined(separator: ", "))")
@@ -192,11 +192,16 @@ struct ConfigurationValues {
     }
 }
 
-struct ConfigurationError: Error, CustomStringConvertible {
-    let key: String?
-    let message: String
+package struct ConfigurationError: Error, CustomStringConvertible {
+    package let key: String?
+    package let message: String
 
-    var description: String {
+    package init(key: String?, message: String) {
+        self.key = key
+        self.message = message
+    }
+
+    package var description: String {
         guard let key, let entry = DaemonConfiguration.keys.first(where: { $0.name == key }) else { return message }
         return "invalid configuration \(entry.flag) (\(entry.environmentVariable), \(entry.fileKey) in the file): \(message)"
     }

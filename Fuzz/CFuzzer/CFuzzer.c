@@ -1,0 +1,2 @@
+// Declarations only: the functions come from compiler-rt's libFuzzer.
+#include "CFuzzer.h"

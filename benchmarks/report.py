@@ -1,0 +1,23 @@
+"""BENCHMARKS.md is written by several commands, each owning one section
+between markers; a command replaces its own section and leaves the others."""
+
+import re
+from pathlib import Path
+
+PATH = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+TITLE = "# Benchmarks\n\nEach section below is written by the command it names. Do not edit: run the command again.\n"
+
+
+def write_section(name, markdown):
+    text = PATH.read_text() if PATH.exists() else TITLE
+    block = f"<!-- section: {name} -->\n{markdown.strip()}\n<!-- end: {name} -->"
+    pattern = re.compile(rf"<!-- section: {re.escape(name)} -->.*?<!-- end: {re.escape(name)} -->", re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    PATH.write_text(text)
+
+
+if __name__ == "__main__":
+    import sys
+
+    # python3 benchmarks/report.py <section> < markdown
+    write_section(sys.argv[1], sys.stdin.read())
