@@ -15,6 +15,7 @@ public enum ControlCodec {
         case .start(let options): fields["args"] = AnyEncodable(options)
         case .events(let options): fields["args"] = AnyEncodable(options)
         case .say(let text), .context(let text): fields["args"] = AnyEncodable(TextArgument(text: text))
+        case .feedback(let liked): fields["args"] = AnyEncodable(ScoreArgument(score: liked ? "like" : "dislike"))
         case .stop, .interrupt, .status, .mute, .unmute: break
         }
         return line(fields)
@@ -58,6 +59,7 @@ public enum ControlCodec {
             case "context": command = .context(text: try text(from: bytes, command: name))
             case "mute": command = .mute
             case "unmute": command = .unmute
+            case "feedback": command = .feedback(liked: try liked(from: bytes))
             default:
                 return failure(.unknownCommand, "unknown command '\(name)'; the commands are \(ControlCommand.names.joined(separator: ", "))")
             }
@@ -104,6 +106,14 @@ public enum ControlCodec {
             throw ControlError(.badArguments, "'\(command)' needs a non-empty \"text\" argument")
         }
         return text
+    }
+
+    private static func liked(from bytes: Data) throws -> Bool {
+        switch try arguments(ScoreArgument.self, from: bytes)?.score {
+        case "like": return true
+        case "dislike": return false
+        default: throw ControlError(.badArguments, "'feedback' needs a \"score\" argument of \"like\" or \"dislike\"")
+        }
     }
 
     // MARK: Daemon → client

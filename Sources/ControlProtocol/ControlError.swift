@@ -10,6 +10,8 @@ public struct ControlError: Error, Sendable, Equatable, Codable, CustomStringCon
         case noConversation = "no_conversation"
         case startFailed = "start_failed"
         case audioDevice = "audio_device"
+        /// `feedback` with no agent response to rate, or the last one rated already.
+        case nothingToRate = "nothing_to_rate"
         /// The daemon's configuration is invalid; it answers only this until reloaded.
         case badConfiguration = "bad_configuration"
         case unavailable

@@ -20,6 +20,8 @@ public enum ControlCommand: Sendable, Equatable {
     case context(text: String)
     case mute
     case unmute
+    /// Rates the agent's last response: liked or disliked.
+    case feedback(liked: Bool)
 
     public var name: String {
         switch self {
@@ -32,17 +34,18 @@ public enum ControlCommand: Sendable, Equatable {
         case .context: "context"
         case .mute: "mute"
         case .unmute: "unmute"
+        case .feedback: "feedback"
         }
     }
 
-    public static let names = ["start", "stop", "interrupt", "status", "events", "say", "context", "mute", "unmute"]
+    public static let names = ["start", "stop", "interrupt", "status", "events", "say", "context", "mute", "unmute", "feedback"]
 
     /// `stop`, `interrupt` and `status`: the daemon keeps connections for
     /// these even when every other one is taken.
     public var mustGetThrough: Bool {
         switch self {
         case .stop, .interrupt, .status: true
-        case .start, .events, .say, .context, .mute, .unmute: false
+        case .start, .events, .say, .context, .mute, .unmute, .feedback: false
         }
     }
 
@@ -50,7 +53,7 @@ public enum ControlCommand: Sendable, Equatable {
     public var changesState: Bool {
         switch self {
         case .status, .events: false
-        case .start, .stop, .interrupt, .say, .context, .mute, .unmute: true
+        case .start, .stop, .interrupt, .say, .context, .mute, .unmute, .feedback: true
         }
     }
 }
@@ -123,4 +126,8 @@ public struct EventsOptions: Sendable, Equatable, Codable {
 
 struct TextArgument: Codable {
     var text: String
+}
+
+struct ScoreArgument: Codable {
+    var score: String
 }

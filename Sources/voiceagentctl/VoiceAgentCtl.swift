@@ -16,7 +16,7 @@ struct VoiceAgentCtl: ParsableCommand {
             daemon's configuration is invalid (the message names the setting).
             """,
         version: "0.2.0",
-        subcommands: [Start.self, Stop.self, Interrupt.self, Status.self, Events.self, Say.self, Context.self, Mute.self, Unmute.self]
+        subcommands: [Start.self, Stop.self, Interrupt.self, Status.self, Events.self, Say.self, Context.self, Mute.self, Unmute.self, Feedback.self]
     )
 
     /// Lets `--socket` and `--timeout` come before the subcommand too.
@@ -139,4 +139,17 @@ struct Unmute: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Send the microphone again.")
     @OptionGroup var connection: ConnectionOptions
     func run() throws { try connection.run(.unmute, done: "microphone live") }
+}
+
+struct Feedback: ParsableCommand {
+    enum Score: String, ExpressibleByArgument, CaseIterable {
+        case like, dislike
+    }
+
+    static let configuration = CommandConfiguration(
+        abstract: "Rate the agent's last response: like or dislike.",
+        discussion: "The agent's service records it against that response. Each response is rated once; with no response yet there is nothing to rate.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "like or dislike.") var score: Score
+    func run() throws { try connection.run(.feedback(liked: score == .like), done: "rated the agent's last response: \(score.rawValue)") }
 }

@@ -33,6 +33,8 @@ struct ControlCommands: Sendable {
                 await supervisor.setMuted(true)
             case .unmute:
                 await supervisor.setMuted(false)
+            case .feedback(let liked):
+                try await supervisor.rateLastResponse(liked: liked)
             }
             return ControlCodec.reply(id: request.id)
         } catch {

@@ -102,6 +102,18 @@ final class Conversation: Sendable {
         }
     }
 
+    func rateLastResponse(liked: Bool) async throws(ControlError) {
+        do {
+            try await session.sendFeedback(liked ? .like : .dislike)
+        } catch {
+            switch error {
+            case .nothingToRate, .alreadyRated: throw ControlError(.nothingToRate, error.description)
+            case .notActiveYet: throw ControlError(.noConversation, error.description)
+            default: throw ControlError(.noConversation, "the conversation is ending; start a new one")
+            }
+        }
+    }
+
     var conversationID: String? { state.withLock { $0.conversationID } }
 
     /// `connecting`, `active` or `ending`: what `status` shows.

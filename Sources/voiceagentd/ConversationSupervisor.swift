@@ -115,6 +115,11 @@ actor ConversationSupervisor: Service {
         try await current.send(message)
     }
 
+    func rateLastResponse(liked: Bool) async throws(ControlError) {
+        guard let current else { throw ControlError(.noConversation, "no conversation is running") }
+        try await current.rateLastResponse(liked: liked)
+    }
+
     func setMuted(_ value: Bool) async {
         muted = value
         current?.engine.setMuted(value)

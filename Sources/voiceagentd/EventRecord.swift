@@ -16,8 +16,7 @@ struct EventRecord {
             text = transcript
             fields["event_id"] = eventID?.description
         case .agentResponseCorrection(let correction):
-            text = correction.correctedAgentResponse
-            fields = ["original": correction.originalAgentResponse]
+            fields = ["corrected": correction.correctedAgentResponse, "original": correction.originalAgentResponse]
             fields["event_id"] = correction.eventID?.description
         case .agentResponsePart(let part):
             text = part.text

@@ -11,7 +11,7 @@ struct ControlRequestTests {
     @Test(arguments: [
         ControlCommand.start(StartOptions(agentID: "agent_1", variables: ["customer": "Ada", "visits": "3"], firstMessage: "Hi", prompt: "Be brief", language: "en", voiceID: "v", userID: "u")),
         .start(StartOptions()), .stop, .interrupt, .status, .events(EventsOptions(since: 12, follow: true)), .events(EventsOptions()),
-        .say(text: "hello"), .context(text: "the user opened the menu"), .mute, .unmute,
+        .say(text: "hello"), .context(text: "the user opened the menu"), .mute, .unmute, .feedback(liked: true), .feedback(liked: false),
     ])
     func everyCommandRoundTrips(command: ControlCommand) throws {
         let request = ControlRequest(id: "7", command: command)
@@ -38,6 +38,8 @@ struct ControlRequestTests {
         #expect(code(#"{"v":1,"id":"1","command":"say","args":{"text":""}}"#) == .badArguments)
         #expect(code(#"{"v":1,"id":"1","command":"events","args":{"since":"yesterday"}}"#) == .badArguments)
         #expect(code(#"{"v":1,"id":"1","command":"start","args":{"variables":{"a":1}}}"#) == .badArguments)
+        #expect(code(#"{"v":1,"id":"1","command":"feedback"}"#) == .badArguments)
+        #expect(code(#"{"v":1,"id":"1","command":"feedback","args":{"score":"meh"}}"#) == .badArguments)
         #expect(code(String(repeating: " ", count: ControlProtocol.maxRequestBytes + 1)) == .tooLarge)
     }
 
@@ -47,7 +49,7 @@ struct ControlRequestTests {
             return
         }
         #expect(failure.id == "abc")
-        #expect(failure.error.message == "unknown command 'launch'; the commands are start, stop, interrupt, status, events, say, context, mute, unmute")
+        #expect(failure.error.message == "unknown command 'launch'; the commands are start, stop, interrupt, status, events, say, context, mute, unmute, feedback")
     }
 
     @Test func randomBytesNeverCrashTheDecoder() {
@@ -99,6 +101,10 @@ struct ControlMessageTests {
         let ended = ControlEvent(seq: 2, time: "t", type: "ended", conversationID: nil, text: "the conversation was stopped", fields: ["reason": "stopped"])
         #expect(EventText.line(for: user) == "user: hello")
         #expect(EventText.line(for: ended) == "ended: the conversation was stopped: reason=stopped")
+        let correction = ControlEvent(
+            seq: 3, time: "t", type: "agent_response_correction", conversationID: nil, text: nil,
+            fields: ["corrected": "Hello there", "original": #"Hello there, said "Ada""#, "event_id": "4"])
+        #expect(EventText.line(for: correction) == #"agent_response_correction: corrected="Hello there" event_id=4 original="Hello there, said \"Ada\"""#)
     }
 }
 

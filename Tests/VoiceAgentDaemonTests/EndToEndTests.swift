@@ -59,6 +59,35 @@ struct EndToEndTests {
         #expect(try await daemon.terminate() == 0)
     }
 
+    /// `feedback` rates the agent's last response by its event id, once;
+    /// before any response there is nothing to rate.
+    @Test func feedbackRatesTheLastResponseOnce() async throws {
+        let simulator = try await SimulatorProcess { $0.firstMessage = "" }
+        let daemon = try await DaemonProcess(simulator: simulator)
+        let follower = try EventFollower(socket: daemon.socketPath)
+        let idle = try await daemon.ctl("feedback", "like")
+        #expect(idle.status == 1 && idle.errors.contains("no conversation is running"), "\(idle.errors)")
+        #expect(try await daemon.ctl("start").status == 0)
+        let early = try await daemon.ctl("feedback", "like")
+        #expect(early.status == 1 && early.errors.contains("there is nothing to rate"), "\(early.errors)")
+
+        #expect(try await daemon.ctl("say", "How are you?").status == 0)
+        let response = try await follower.waitFor("the answer") { $0.type == "agent_response" }
+        let rated = try await daemon.ctl("feedback", "dislike")
+        #expect(rated.status == 0 && rated.output == "rated the agent's last response: dislike\n", "\(rated.output) \(rated.errors)")
+        try await waitFor("the feedback at the agent") { await !simulator.received("feedback").isEmpty }
+        let sent = try #require(await simulator.received("feedback").first?.message?.objectMembers)
+        #expect(sent["score"] == .string("dislike"))
+        let responseID = try #require(response.fields["event_id"].flatMap { Int($0) })
+        #expect(sent["event_id"] == .integer(responseID), "the response's own event id: \(sent)")
+        let again = try await daemon.ctl("feedback", "like")
+        #expect(again.status == 1 && again.errors.contains("already rated"), "\(again.errors)")
+        #expect(await simulator.received("feedback").count == 1)
+        let wrong = try await daemon.ctl("feedback", "meh")
+        #expect(wrong.status == 64, "a usage error: \(wrong.errors)")
+        #expect(try await daemon.terminate() == 0)
+    }
+
     @Test func aSecondStartIsRefused() async throws {
         let simulator = try await SimulatorProcess()
         let daemon = try await DaemonProcess(simulator: simulator)

@@ -34,6 +34,8 @@ public actor AgentSession {
     private var step = ConnectStep.conversationURL
     /// When the server last sent anything.
     private var lastHeard = ContinuousClock.now
+    /// The agent response last rated: each is rated once.
+    private var lastRated: EventID?
 
     private enum ConnectStep {
         case conversationURL, socket, metadata
@@ -143,6 +145,18 @@ public actor AgentSession {
         default: break
         }
         await write(message)
+    }
+
+    /// Rates the agent's last response (the protocol's `feedback`, by its
+    /// event id); a response is rated once.
+    public func sendFeedback(_ score: FeedbackScore) async throws(AgentSessionError) {
+        guard machine.isActive, outbound != nil else {
+            throw machine.isConnecting ? .notActiveYet : .notActive
+        }
+        guard let eventID = machine.history.turns.last(where: { $0.role == .agent })?.eventID else { throw .nothingToRate }
+        guard eventID != lastRated else { throw .alreadyRated }
+        lastRated = eventID
+        await write(.feedback(eventID: eventID, score: score))
     }
 
     public var snapshot: SessionSnapshot {
@@ -408,9 +422,13 @@ public enum AgentSessionError: Error, Sendable, Equatable, CustomStringConvertib
     case notActive
     case notActiveYet
     case unreadableCAFile(String)
+    case nothingToRate
+    case alreadyRated
 
     public var description: String {
         switch self {
+        case .nothingToRate: "the agent has not responded yet: there is nothing to rate"
+        case .alreadyRated: "the agent's last response is already rated; rate the next one"
         case .notActive: "no conversation is active"
         case .notActiveYet: "the conversation is still connecting; try again once it has started"
         case .unreadableCAFile(let path): "the extra CA file '\(path)' cannot be read (extra.ca.file)"
