@@ -1,7 +1,7 @@
-"""CPU per minute of full duplex for two builds of voiceagentd, taken in
-turns on the same simulator and paced devices, so a change is measured
-against its base on one machine at one time: figures from runs on
-different days differ more than most changes do."""
+"""CPU per minute of full duplex and events per second to a follower, for
+two builds of voiceagentd, taken in turns on the same simulator and paced
+devices, so a change is measured against its base on one machine at one
+time: figures from runs on different days differ more than most changes do."""
 import argparse
 import statistics
 import tempfile
@@ -24,6 +24,7 @@ def main():
     simulator = compare.Simulator(work, arguments.head / "voiceagent-simulator")
     microphone = compare.Microphone(audio.environment)
     figures = {"base": [], "head": []}
+    rates = {"base": [], "head": []}
     try:
         for round in range(arguments.rounds):
             for name in figures:
@@ -32,16 +33,19 @@ def main():
                 daemon = compare.Daemon(folder, getattr(arguments, name), simulator, audio.environment)
                 try:
                     cpu, rss = compare.full_duplex_load(daemon, microphone, arguments.seconds)
+                    rate, _ = daemon.event_throughput()
                 finally:
                     daemon.stop()
                 figures[name].append(cpu)
-                print(f"round {round + 1} {name}: {cpu:.2f} CPU s per minute, peak RSS {rss:.1f} MiB", flush=True)
+                rates[name].append(rate)
+                print(f"round {round + 1} {name}: {cpu:.2f} CPU s per minute, peak RSS {rss:.1f} MiB, {rate:.0f} events/s", flush=True)
     finally:
         microphone.stop()
         simulator.stop()
         audio.stop()
     for name, values in figures.items():
-        print(f"{name}: median {statistics.median(values):.2f} CPU s per minute over {len(values)} rounds")
+        print(f"{name}: median {statistics.median(values):.2f} CPU s per minute, "
+              f"{statistics.median(rates[name]):.0f} events/s to a follower, over {len(values)} rounds")
 
 
 if __name__ == "__main__":
