@@ -22,7 +22,6 @@ from pathlib import Path
 import compare
 from report import write_section
 
-WARM_UP = 20  # conversations before the line is fitted: caches and pools fill first
 EVENT_LOG_BOUND = 2000  # the daemon keeps this many events for `events` (EventLog.historyLimit)
 
 
@@ -38,28 +37,53 @@ def slope(xs, ys):
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
 
 
-def fill_event_log(daemon):
-    """Mute and unmute, each logged as an event, until the daemon's bounded
-    event log is full: its filling is by design, not growth to measure."""
-    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    control.connect(daemon.control)
-    answers = control.makefile("rb")
-    for index in range(EVENT_LOG_BOUND):
-        control.sendall(json.dumps({"v": 1, "id": str(index), "command": "unmute" if index % 2 else "mute"}).encode() + b"\n")
-        assert json.loads(answers.readline()).get("ok")
-    control.close()
+class EventCount:
+    """How many events the daemon has logged since this was made."""
+
+    def __init__(self, daemon):
+        self.control = daemon.control
+        self.last = None
+        self.count = 0
+        self.update()
+        self.count = 0
+
+    def update(self):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as control:
+            control.connect(self.control)
+            args = {} if self.last is None else {"since": self.last}
+            control.sendall(json.dumps({"v": 1, "id": "count", "command": "events", "args": args}).encode() + b"\n")
+            events = json.loads(control.makefile("rb").readline())["result"]
+        if events:
+            self.count += len(events)
+            self.last = events[-1]["seq"]
+        return self.count
+
+
+def warm_up(daemon, simulator, microphone):
+    """Conversations until the daemon's bounded event log holds nothing but
+    theirs: its filling is by design, not growth to measure."""
+    logged = EventCount(daemon)
+    conversations = 0
+    while logged.update() < EVENT_LOG_BOUND:
+        converse(daemon, simulator, microphone, start=conversations > 0)
+        conversations += 1
+    return conversations
+
+
+def converse(daemon, simulator, microphone, start=True):
+    """A spoken turn, the reply started, then stop while it plays."""
+    if start:
+        subprocess.run(daemon.ctl + ["start"], check=True, capture_output=True)
+    written = microphone.speak(0.6)
+    simulator.first("the reply", "simulator.reply_audio_started", written, timeout=20)
+    subprocess.run(daemon.ctl + ["stop"], check=True, capture_output=True)
 
 
 def back_to_back(daemon, simulator, microphone, count):
-    """Each conversation: a spoken turn, the reply started, then stop while
-    it plays. Samples after each stop."""
+    """`count` conversations; a sample after each stop."""
     samples = []
     for number in range(1, count + 1):
-        if number > 1:
-            subprocess.run(daemon.ctl + ["start"], check=True, capture_output=True)
-        written = microphone.speak(0.6)
-        simulator.first("the reply", "simulator.reply_audio_started", written, timeout=20)
-        subprocess.run(daemon.ctl + ["stop"], check=True, capture_output=True)
+        converse(daemon, simulator, microphone)
         samples.append(sample(daemon.pid))
         if number % 20 == 0:
             print(f"{number} conversations: RSS {samples[-1][0]} KiB, {samples[-1][1]} fds, {samples[-1][2]} threads", flush=True)
@@ -95,8 +119,9 @@ def main():
     microphone = compare.Microphone(audio.environment)
     daemon = compare.Daemon(work, arguments.bin, simulator, audio.environment)
     try:
-        idle = sample(daemon.pid)
-        fill_event_log(daemon)
+        first = sample(daemon.pid)
+        warm = warm_up(daemon, simulator, microphone)
+        before = sample(daemon.pid)
         conversations = back_to_back(daemon, simulator, microphone, arguments.conversations)
         long = one_long(daemon, microphone, arguments.minutes)
         after = sample(daemon.pid)
@@ -106,9 +131,8 @@ def main():
         simulator.stop()
         audio.stop()
 
-    fitted = list(range(WARM_UP + 1, len(conversations) + 1))
-    tail = conversations[WARM_UP:]
-    per_conversation = [slope(fitted, [s[i] for s in tail]) for i in range(3)]
+    numbers = list(range(1, len(conversations) + 1))
+    per_conversation = [slope(numbers, [s[i] for s in conversations]) for i in range(3)]
     minutes = [s[0] for s in long]
     per_ten_minutes = [10 * slope(minutes, [s[i] for s in long]) for i in range(1, 4)]
     report = "\n".join([
@@ -121,14 +145,15 @@ def main():
         f"started, `voiceagentctl stop` while it plays), then one conversation of {arguments.minutes:g} minutes with a "
         "turn every five seconds, on the agent simulator and the paced devices. Resident memory (VmRSS), open file "
         "descriptors and threads sampled after every stop and every 30 s of the long conversation; the growth is the "
-        f"least-squares slope, fitted after the first {WARM_UP} conversations. The daemon's event log, bounded at "
-        f"{EVENT_LOG_BOUND} events, is filled first (mute and unmute requests), so that its filling does not count.",
+        f"least-squares slope. Before them, {warm} conversations of the same kind filled the daemon's event log "
+        f"(bounded at {EVENT_LOG_BOUND} events for `voiceagentctl events`) with conversation events, so that its "
+        "filling, by design, is not counted as growth.",
         "",
         "| | RSS KiB | open fds | threads |",
         "|---|---|---|---|",
-        f"| started, the first conversation open | {idle[0]} | {idle[1]} | {idle[2]} |",
-        f"| after conversation {WARM_UP} | {conversations[WARM_UP - 1][0]} | {conversations[WARM_UP - 1][1]} | {conversations[WARM_UP - 1][2]} |",
-        f"| after conversation {len(conversations)} | {conversations[-1][0]} | {conversations[-1][1]} | {conversations[-1][2]} |",
+        f"| started, the first conversation open | {first[0]} | {first[1]} | {first[2]} |",
+        f"| after the {warm} warm-up conversations | {before[0]} | {before[1]} | {before[2]} |",
+        f"| after {len(conversations)} more | {conversations[-1][0]} | {conversations[-1][1]} | {conversations[-1][2]} |",
         f"| growth per conversation | {per_conversation[0]:.2f} | {per_conversation[1]:.4f} | {per_conversation[2]:.4f} |",
         f"| at the end of the {arguments.minutes:g}-minute conversation | {long[-1][1]} | {long[-1][2]} | {long[-1][3]} |",
         f"| growth per 10 minutes of it | {per_ten_minutes[0]:.1f} | {per_ten_minutes[1]:.3f} | {per_ten_minutes[2]:.3f} |",
