@@ -51,10 +51,15 @@ let package = Package(
             name: "AudioCodec",
             swiftSettings: strictSettings
         ),
+        // Any JSON value, where the shape is the agent owner's to decide.
+        .target(
+            name: "JSON",
+            swiftSettings: strictSettings
+        ),
         // The agent's wire protocol: messages, their JSON, the endpoint URLs.
         .target(
             name: "AgentProtocol",
-            dependencies: ["AudioCodec"],
+            dependencies: ["AudioCodec", "JSON"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -105,6 +110,7 @@ let package = Package(
         ),
         .target(
             name: "ControlProtocol",
+            dependencies: ["JSON"],
             swiftSettings: strictSettings
         ),
         // The daemon's settings from flags, environment and file, validated.
@@ -138,7 +144,7 @@ let package = Package(
         .executableTarget(
             name: "voiceagentctl",
             dependencies: [
-                "ControlProtocol",
+                "ControlProtocol", "JSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -170,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ControlProtocolTests",
-            dependencies: ["ControlProtocol"],
+            dependencies: ["ControlProtocol", "JSON"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,3 +1,5 @@
+import JSON
+
 /// One command from a client.
 public struct ControlRequest: Sendable, Equatable {
     /// Echoed in the reply so a client can match them.
@@ -70,10 +72,13 @@ public struct StartOptions: Sendable, Equatable, Codable {
     public var language: String?
     public var voiceID: String?
     public var userID: String?
+    /// Sent as the initiation's `custom_llm_extra_body`, for an agent whose
+    /// LLM is the owner's own.
+    public var customLLMExtraBody: [String: JSONValue]
 
     public init(
         agentID: String? = nil, variables: [String: String] = [:], firstMessage: String? = nil, prompt: String? = nil,
-        language: String? = nil, voiceID: String? = nil, userID: String? = nil
+        language: String? = nil, voiceID: String? = nil, userID: String? = nil, customLLMExtraBody: [String: JSONValue] = [:]
     ) {
         self.agentID = agentID
         self.variables = variables
@@ -82,6 +87,7 @@ public struct StartOptions: Sendable, Equatable, Codable {
         self.language = language
         self.voiceID = voiceID
         self.userID = userID
+        self.customLLMExtraBody = customLLMExtraBody
     }
 
     enum CodingKeys: String, CodingKey {
@@ -92,6 +98,7 @@ public struct StartOptions: Sendable, Equatable, Codable {
         case language
         case voiceID = "voice_id"
         case userID = "user_id"
+        case customLLMExtraBody = "custom_llm_extra_body"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -103,6 +110,7 @@ public struct StartOptions: Sendable, Equatable, Codable {
         language = try container.decodeIfPresent(String.self, forKey: .language)
         voiceID = try container.decodeIfPresent(String.self, forKey: .voiceID)
         userID = try container.decodeIfPresent(String.self, forKey: .userID)
+        customLLMExtraBody = try container.decodeIfPresent([String: JSONValue].self, forKey: .customLLMExtraBody) ?? [:]
     }
 }
 

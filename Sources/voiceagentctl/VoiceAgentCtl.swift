@@ -1,6 +1,7 @@
 import ArgumentParser
 import ControlProtocol
 import FoundationEssentials
+import JSON
 
 @main
 struct VoiceAgentCtl: ParsableCommand {
@@ -72,27 +73,65 @@ struct Start: ParsableCommand {
     @Option(help: "The conversation's language, e.g. en.") var language: String?
     @Option(help: "The TTS voice for this conversation.") var voiceId: String?
     @Option(help: "Who the user is, for the agent's records.") var userId: String?
+    @Option(
+        name: .customLong("llm-body"),
+        help: ArgumentHelp("A member of the custom LLM's extra body, KEY=JSON (e.g. temperature=0.2); repeat for more.", valueName: "KEY=JSON"))
+    var llmBody: [String] = []
+    @Option(
+        name: .customLong("llm-body-file"),
+        help: ArgumentHelp("A JSON object to send as the custom LLM's extra body; --llm-body members go over it.", valueName: "FILE"))
+    var llmBodyFile: String?
 
     func validate() throws {
         for variable in variables where !variable.contains("=") || variable.hasPrefix("=") {
             throw ValidationError("--var takes KEY=VALUE, not '\(variable)'")
         }
+        _ = try customLLMExtraBody()
     }
 
     func run() throws {
-        var dynamicVariables: [String: String] = [:]
-        for variable in variables {
-            let parts = variable.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            dynamicVariables[String(parts[0])] = String(parts[1])
-        }
         let options = StartOptions(
-            agentID: agentId, variables: dynamicVariables, firstMessage: firstMessage, prompt: prompt, language: language, voiceID: voiceId,
-            userID: userId)
+            agentID: agentId, variables: Self.pairs(variables).mapValues(String.init), firstMessage: firstMessage, prompt: prompt,
+            language: language, voiceID: voiceId, userID: userId, customLLMExtraBody: try customLLMExtraBody())
         let client = try connection.connect()
         let result = try Failure.exiting { () throws(ClientFailure) in try client.call(.start(options), expecting: StartResult.self) }
         if let result {
             print("started conversation \(result.conversationID) (microphone \(result.inputFormat), speaker \(result.outputFormat))")
         }
+    }
+
+    /// KEY=VALUE arguments, split at the first `=`.
+    private static func pairs(_ arguments: [String]) -> [String: Substring] {
+        Dictionary(
+            arguments.map { argument in
+                let parts = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                return (String(parts[0]), parts.count > 1 ? parts[1] : "")
+            }, uniquingKeysWith: { $1 })
+    }
+
+    /// The file's object, then each --llm-body member over it; bad JSON is
+    /// refused with its key or file named.
+    private func customLLMExtraBody() throws -> [String: JSONValue] {
+        var body: [String: JSONValue] = [:]
+        if let llmBodyFile {
+            guard let contents = FileManager.default.contents(atPath: llmBodyFile) else {
+                throw ValidationError("--llm-body-file: cannot read \(llmBodyFile)")
+            }
+            guard case .object(let members)? = try? JSONDecoder().decode(JSONValue.self, from: contents) else {
+                throw ValidationError("--llm-body-file: \(llmBodyFile) is not a JSON object")
+            }
+            body = members
+        }
+        for member in llmBody where !member.contains("=") || member.hasPrefix("=") {
+            throw ValidationError("--llm-body takes KEY=JSON, not '\(member)'")
+        }
+        for (key, text) in Self.pairs(llmBody) {
+            guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
+                throw ValidationError("--llm-body \(key): '\(text)' is not JSON (a string needs quotes: \(key)='\"text\"')")
+            }
+            body[key] = value
+        }
+        return body
     }
 }
 

@@ -340,6 +340,7 @@ actor ConversationSupervisor: Service {
             apiKey: useSignedURL ? apiKey : nil,
             initiation: ConversationInitiation(
                 configOverride: configOverride,
+                customLLMExtraBody: options.customLLMExtraBody.isEmpty ? nil : options.customLLMExtraBody,
                 dynamicVariables: options.variables.mapValues(JSONValue.init(inferringTypeOf:)),
                 userID: options.userID ?? configuration.userID,
                 sourceInfo: VoiceAgentDaemon.source),

@@ -1,5 +1,6 @@
 import ControlProtocol
 import Foundation
+import JSON
 import Testing
 
 @Suite("Control requests")
@@ -10,6 +11,7 @@ struct ControlRequestTests {
 
     @Test(arguments: [
         ControlCommand.start(StartOptions(agentID: "agent_1", variables: ["customer": "Ada", "visits": "3"], firstMessage: "Hi", prompt: "Be brief", language: "en", voiceID: "v", userID: "u")),
+        .start(StartOptions(customLLMExtraBody: ["temperature": .number(0.2), "stop": .array([.string("###")]), "seed": .integer(7), "tools": .null])),
         .start(StartOptions()), .stop, .interrupt, .status, .events(EventsOptions(since: 12, follow: true)), .events(EventsOptions()),
         .say(text: "hello"), .context(text: "the user opened the menu"), .mute, .unmute, .feedback(liked: true), .feedback(liked: false),
     ])

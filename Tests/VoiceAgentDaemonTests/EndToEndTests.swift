@@ -16,7 +16,11 @@ struct EndToEndTests {
         let follower = try EventFollower(socket: daemon.socketPath)
         try await waitFor("the follower to attach") { (try? await daemon.ctl("status")) != nil && follower.events.isEmpty }
 
-        let started = try await daemon.ctl("start", "--var", "customer=Ada", "--var", "visits=3", "--user-id", "u1")
+        let body = FileManager.default.temporaryDirectory.appendingPathComponent("llm-body-\(UUID().uuidString).json").path
+        try #"{"temperature": 0.7, "model": "house"}"#.write(toFile: body, atomically: true, encoding: .utf8)
+        let started = try await daemon.ctl(
+            "start", "--var", "customer=Ada", "--var", "visits=3", "--user-id", "u1", "--llm-body-file", body, "--llm-body", "temperature=0.2",
+            "--llm-body", #"tags=["kiosk", 2]"#)
         #expect(started.status == 0, "\(started.errors)")
         #expect(started.output.hasPrefix("started conversation conv_"))
         _ = try await follower.waitFor("the greeting") { $0.type == "agent_response" }
@@ -25,6 +29,10 @@ struct EndToEndTests {
         let fields = try #require(initiation.objectMembers)
         #expect(fields["dynamic_variables"] == .object(["customer": .string("Ada"), "visits": .integer(3)]))
         #expect(fields["user_id"] == .string("u1"))
+        #expect(
+            fields["custom_llm_extra_body"]
+                == .object(["temperature": .number(0.2), "model": .string("house"), "tags": .array([.string("kiosk"), .integer(2)])]),
+            "the file's members, then --llm-body over them")
 
         _ = try await PacedAudioServer.daemonTests.play(spokenTurn())
         let transcript = try await follower.waitFor("the user's turn") { $0.type == "user_transcript" }
@@ -223,6 +231,8 @@ struct EndToEndTests {
         }
         let usage = try await runProgram(Binaries.path("voiceagentctl"), ["start", "--var", "novalue"])
         #expect(usage.status == 64)
+        let badBody = try await runProgram(Binaries.path("voiceagentctl"), ["start", "--llm-body", "temperature=warm"])
+        #expect(badBody.status == 64 && badBody.errors.contains("--llm-body temperature: 'warm' is not JSON"), "\(badBody.errors)")
         let silent = FileManager.default.temporaryDirectory.appendingPathComponent("silent-\(UUID().uuidString).sock").path
         let listener = try SilentListener(path: silent)
         let hung = try await runProgram(Binaries.path("voiceagentctl"), ["status", "--socket", silent, "--timeout", "1"])

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The one JSON encoder and decoder configuration the wire uses.
 public enum JSONWire {
