@@ -7,6 +7,11 @@ import Synchronization
 /// connections nothing passes either way and nothing is closed, as a dead
 /// Wi-Fi link; new connections are closed at once, as a dead upstream), or
 /// resetting every connection.
+///
+/// A descriptor is closed only by the thread that uses it, once it is done:
+/// the test process opens sockets all the time (the simulator's, status
+/// queries), and a number closed under a running thread would soon be
+/// another test's socket, which that thread would then read, write or shut.
 final class FaultProxy: Sendable {
     enum Mode: Sendable {
         case forward
@@ -16,7 +21,40 @@ final class FaultProxy: Sendable {
     let port: Int
     private let listener: Int32
     private let upstreamPort: Int
-    private let state = Mutex<(mode: Mode, connections: [(client: Int32, upstream: Int32)])>((.forward, []))
+    private let state = Mutex<(mode: Mode, connections: [Connection])>((.forward, []))
+
+    /// Both directions of one proxied connection; the second pump to finish
+    /// closes both descriptors.
+    private final class Connection: Sendable {
+        let client: Int32
+        let upstream: Int32
+        let reset = Atomic(false)
+        let finishedPumps = Atomic(0)
+
+        init(client: Int32, upstream: Int32) {
+            self.client = client
+            self.upstream = upstream
+        }
+
+        /// Wakes both pumps, which then end and close.
+        func end(resetting: Bool) {
+            if resetting {
+                reset.store(true, ordering: .sequentiallyConsistent)
+                var abort = linger(l_onoff: 1, l_linger: 0)
+                for descriptor in [client, upstream] {
+                    setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
+                }
+            }
+            shutdown(client, Int32(SHUT_RD))
+            shutdown(upstream, Int32(SHUT_RD))
+        }
+
+        func pumpFinished() {
+            guard finishedPumps.add(1, ordering: .sequentiallyConsistent).newValue == 2 else { return }
+            close(client)
+            close(upstream)
+        }
+    }
 
     init(to upstreamPort: Int) throws {
         self.upstreamPort = upstreamPort
@@ -29,18 +67,17 @@ final class FaultProxy: Sendable {
         Thread { [self] in
             while true {
                 let client = accept(listening, nil, nil)
-                guard client >= 0 else { return }
+                guard client >= 0 else { break }
                 connectUpstream(client)
             }
+            close(listening)
         }.start()
     }
 
     deinit {
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
         for connection in state.withLock({ $0.connections }) {
-            close(connection.client)
-            close(connection.upstream)
+            connection.end(resetting: false)
         }
     }
 
@@ -57,12 +94,8 @@ final class FaultProxy: Sendable {
             defer { state.connections.removeAll() }
             return state.connections
         }
-        var abort = linger(l_onoff: 1, l_linger: 0)
         for connection in connections {
-            for descriptor in [connection.client, connection.upstream] {
-                setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
-                close(descriptor)
-            }
+            connection.end(resetting: true)
         }
     }
 
@@ -81,20 +114,24 @@ final class FaultProxy: Sendable {
             close(upstream)
             return
         }
-        state.withLock { $0.connections.append((client, upstream)) }
-        pump(from: client, to: upstream)
-        pump(from: upstream, to: client)
+        let connection = Connection(client: client, upstream: upstream)
+        state.withLock { $0.connections.append(connection) }
+        pump(from: client, to: upstream, of: connection)
+        pump(from: upstream, to: client, of: connection)
     }
 
     /// Copies one direction. In a black hole what arrives is read and
     /// thrown away, so neither side sees a full buffer, a FIN or a reset.
-    private func pump(from source: Int32, to destination: Int32) {
+    private func pump(from source: Int32, to destination: Int32, of connection: Connection) {
         Thread { [self] in
+            defer { connection.pumpFinished() }
             var buffer = [UInt8](repeating: 0, count: 64 << 10)
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
                 guard count > 0 else {
-                    shutdown(destination, Int32(SHUT_WR))
+                    if !connection.reset.load(ordering: .sequentiallyConsistent) {
+                        shutdown(destination, Int32(SHUT_WR))
+                    }
                     return
                 }
                 guard state.withLock({ $0.mode }) == .forward else { continue }
