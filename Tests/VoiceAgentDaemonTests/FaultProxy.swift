@@ -20,7 +20,7 @@ final class FaultProxy: Sendable {
 
     let port: Int
     private let listener: Int32
-    private let upstreamPort: Int
+    private let upstreamPort: Atomic<Int>
     private let state = Mutex<(mode: Mode, connections: [Connection])>((.forward, []))
 
     /// Both directions of one proxied connection; the second pump to finish
@@ -57,7 +57,7 @@ final class FaultProxy: Sendable {
     }
 
     init(to upstreamPort: Int) throws {
-        self.upstreamPort = upstreamPort
+        self.upstreamPort = Atomic(upstreamPort)
         let listening = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var reuse: Int32 = 1
         setsockopt(listening, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
@@ -87,6 +87,11 @@ final class FaultProxy: Sendable {
         state.withLock { $0.mode = mode }
     }
 
+    /// New connections go to this port: another server behind the same address.
+    func retarget(to port: Int) {
+        upstreamPort.store(port, ordering: .sequentiallyConsistent)
+    }
+
     /// Resets every open connection (RST, not FIN), as a router that lost
     /// its state does.
     func resetConnections() {
@@ -105,7 +110,7 @@ final class FaultProxy: Sendable {
             return
         }
         let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = loopbackAddress(port: upstreamPort)
+        var address = loopbackAddress(port: upstreamPort.load(ordering: .sequentiallyConsistent))
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

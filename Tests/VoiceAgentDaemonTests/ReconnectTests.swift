@@ -279,6 +279,44 @@ struct NetworkFaultTests {
         #expect(try await daemon.terminate() == 0)
     }
 
+    /// A private agent's conversation is lost; when the daemon calls back,
+    /// the service answers the signed-URL request with `status`. A refusal
+    /// ends the reconnecting for good, with the reason in `status`; a busy
+    /// or failing service is tried again.
+    @Test(arguments: [(401, false), (403, false), (404, false), (429, true), (500, true)])
+    func aReconnectAnsweredWithAnHTTPStatus(status: Int, triedAgain: Bool) async throws {
+        let service = try await SimulatorProcess { $0.apiKey = "sk_fault" }
+        let failing = try await SimulatorProcess {
+            $0.apiKey = "sk_fault"
+            $0.signedURLStatus = status
+        }
+        let proxy = try FaultProxy(to: simulatorPort(service))
+        let daemon = try await DaemonProcess(
+            simulator: service, audio: .lifecycleTests, arguments: ["--api-base-url", proxy.baseURL] + Self.quick,
+            environment: ["ELEVENLABS_API_KEY": "sk_fault"])
+        let follower = try EventFollower(socket: daemon.socketPath)
+        #expect(try await daemon.ctl("start").status == 0)
+        proxy.retarget(to: simulatorPort(failing))
+        proxy.resetConnections()
+
+        let attempt = try await follower.waitFor("the first attempt's end") {
+            $0.type == "ended" && $0.fields["reason"] != "network_error"
+        }
+        #expect(attempt.text?.contains("HTTP \(status)") == true, "\(attempt.text ?? "")")
+        if triedAgain {
+            let next = try await follower.waitFor("a second attempt") { $0.type == "reconnecting" && $0.fields["attempt"] == "2" }
+            #expect(next.fields["cause"] == "connection_failed")
+            #expect(try await daemon.status().state != "active")
+        } else {
+            #expect(attempt.fields["reason"] == "refused")
+            try await waitFor("the daemon idle") { try await daemon.status().state == "idle" }
+            let idle = try await daemon.status()
+            #expect(idle.lastEnd?.reason == "refused" && idle.reconnecting == nil)
+            #expect(!follower.events.contains { $0.type == "reconnecting" && $0.fields["attempt"] == "2" }, "a refusal is not retried")
+        }
+        #expect(try await daemon.terminate() == 0)
+    }
+
     func waitForRecord(_ type: String, in simulator: SimulatorProcess) async throws -> RecordedMessage {
         var found: RecordedMessage?
         try await waitFor("a \(type) at the agent") {
