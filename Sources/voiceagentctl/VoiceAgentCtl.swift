@@ -86,7 +86,9 @@ struct Start: ParsableCommand {
         for variable in variables where !variable.contains("=") || variable.hasPrefix("=") {
             throw ValidationError("--var takes KEY=VALUE, not '\(variable)'")
         }
-        _ = try customLLMExtraBody()
+        for member in llmBody where !member.contains("=") || member.hasPrefix("=") {
+            throw ValidationError("--llm-body takes KEY=JSON, not '\(member)'")
+        }
     }
 
     func run() throws {
@@ -110,7 +112,8 @@ struct Start: ParsableCommand {
     }
 
     /// The file's object, then each --llm-body member over it; bad JSON is
-    /// refused with its key or file named.
+    /// refused with its key or file named (a usage error, exit 64, like
+    /// anything validate() refuses). Read once, in run().
     private func customLLMExtraBody() throws -> [String: JSONValue] {
         var body: [String: JSONValue] = [:]
         if let llmBodyFile {
@@ -121,9 +124,6 @@ struct Start: ParsableCommand {
                 throw ValidationError("--llm-body-file: \(llmBodyFile) is not a JSON object")
             }
             body = members
-        }
-        for member in llmBody where !member.contains("=") || member.hasPrefix("=") {
-            throw ValidationError("--llm-body takes KEY=JSON, not '\(member)'")
         }
         for (key, text) in Self.pairs(llmBody) {
             guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {

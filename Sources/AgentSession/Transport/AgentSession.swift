@@ -150,13 +150,10 @@ public actor AgentSession {
     /// Rates the agent's last response (the protocol's `feedback`, by its
     /// event id); a response is rated once.
     public func sendFeedback(_ score: FeedbackScore) async throws(AgentSessionError) {
-        guard machine.isActive, outbound != nil else {
-            throw machine.isConnecting ? .notActiveYet : .notActive
-        }
         guard let eventID = machine.history.turns.last(where: { $0.role == .agent })?.eventID else { throw .nothingToRate }
         guard eventID != lastRated else { throw .alreadyRated }
+        try await send(.feedback(eventID: eventID, score: score))
         lastRated = eventID
-        await write(.feedback(eventID: eventID, score: score))
     }
 
     public var snapshot: SessionSnapshot {
