@@ -10,10 +10,12 @@ Run through scripts/soak, which installs and builds what this needs.
 import argparse
 import json
 import os
+import signal
 import socket
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -112,6 +114,9 @@ def main():
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--command", default="scripts/soak", help="the command line recorded in BENCHMARKS.md")
     arguments = parser.parse_args()
+    # A SIGTERM ends through the finally below, which stops the daemon, the
+    # simulator and the sound server this started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     work = Path(tempfile.mkdtemp(prefix="voiceagent-soak-"))
     audio = compare.PacedAudio(work / "audio")
