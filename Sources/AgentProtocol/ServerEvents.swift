@@ -43,6 +43,12 @@ public struct AudioEvent: Sendable, Equatable, Codable {
         public var charStartTimesMs: [Double]
         public var charDurationsMs: [Double]
 
+        public init(chars: [String], charStartTimesMs: [Double], charDurationsMs: [Double]) {
+            self.chars = chars
+            self.charStartTimesMs = charStartTimesMs
+            self.charDurationsMs = charDurationsMs
+        }
+
         enum CodingKeys: String, CodingKey {
             case chars
             case charStartTimesMs = "char_start_times_ms"

@@ -174,21 +174,22 @@ actor SimulatedConversation {
         try? await send(.agentResponse(AgentResponseEvent(agentResponse: text, eventID: eventID)))
         let chunks = ToneSynthesizer(format: configuration.outputFormat)
             .chunks(seconds: configuration.replySeconds, chunkMilliseconds: configuration.chunkMilliseconds)
-        let sent = Array(chunks.prefix(stopAfterChunks ?? chunks.count))
+        let alignments = ReplyAlignment.perChunk(text: text, chunkCount: chunks.count, chunkMilliseconds: configuration.chunkMilliseconds)
+        let sent = Array(zip(chunks, alignments).prefix(stopAfterChunks ?? chunks.count))
         let audibleUntil = ContinuousClock.now + .seconds(configuration.replySeconds)
         let task = Task { await self.sendAudio(sent, eventID: eventID) }
         reply = (audibleUntil, task)
         return task
     }
 
-    private func sendAudio(_ chunks: [Data], eventID: EventID) async {
+    private func sendAudio(_ chunks: [(Data, AudioEvent.Alignment)], eventID: EventID) async {
         let chunkDuration = Duration.milliseconds(configuration.chunkMilliseconds)
         var deadline = ContinuousClock.now
         await noteItself("reply_audio_started")
-        for chunk in chunks {
+        for (chunk, alignment) in chunks {
             guard !Task.isCancelled else { return }
             let chunkID = configuration.audioEventIDs == .perChunk ? takeEventID() : eventID
-            try? await send(.audio(AudioEvent(audioBase64: chunk.base64EncodedString(), eventID: chunkID)))
+            try? await send(.audio(AudioEvent(audioBase64: chunk.base64EncodedString(), eventID: chunkID, alignment: alignment)))
             if configuration.delivery == .paced {
                 deadline += chunkDuration
                 try? await Task.sleep(until: deadline)
@@ -257,9 +258,10 @@ actor SimulatedConversation {
         try await send(.agentResponse(AgentResponseEvent(agentResponse: firstMessage, eventID: eventID)))
         let chunks = ToneSynthesizer(format: configuration.outputFormat)
             .chunks(seconds: configuration.replySeconds, chunkMilliseconds: configuration.chunkMilliseconds)
+        let alignments = ReplyAlignment.perChunk(text: firstMessage, chunkCount: chunks.count, chunkMilliseconds: configuration.chunkMilliseconds)
         let heard = min(3, chunks.count)
-        for chunk in chunks[..<heard] {
-            try await send(.audio(AudioEvent(audioBase64: chunk.base64EncodedString(), eventID: eventID)))
+        for (chunk, alignment) in zip(chunks, alignments).prefix(heard) {
+            try await send(.audio(AudioEvent(audioBase64: chunk.base64EncodedString(), eventID: eventID, alignment: alignment)))
         }
         try await send(.interruption(InterruptionEvent(eventID: eventID)))
         for chunk in chunks[heard...] {

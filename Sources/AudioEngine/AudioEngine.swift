@@ -60,11 +60,14 @@ public final class AudioEngine: Sendable {
         statistics.update { $0.dropped.add(frames, reason) }
     }
 
-    /// Silences playback within one period and forgets what was queued.
-    public func stopPlayback() {
-        guard let playback = streams.withLock({ $0?.playback }) else { return }
+    /// Silences playback within one period and forgets what was queued;
+    /// returns how many frames that was.
+    @discardableResult
+    public func stopPlayback() -> Int {
+        guard let playback = streams.withLock({ $0?.playback }) else { return 0 }
         let queued = playback.interrupt()
         statistics.update { $0.dropped.add(queued, .interrupted) }
+        return queued
     }
 
     /// Lets what is queued play out, for at most `limit`; what is left then
@@ -90,6 +93,11 @@ public final class AudioEngine: Sendable {
     }
 
     public var isMuted: Bool { muted.load(ordering: .relaxed) }
+
+    /// Whether agent speech is waiting for the speaker now.
+    public var isPlaying: Bool {
+        (streams.withLock { $0?.playback.queue }?.queuedSamples ?? 0) > 0
+    }
 
     public var currentStatistics: AudioStatistics { statistics.snapshot }
 }

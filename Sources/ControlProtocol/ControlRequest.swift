@@ -17,6 +17,8 @@ public enum ControlCommand: Sendable, Equatable {
     case stop
     case interrupt
     case status
+    /// The chat history of the conversation under way, or of the last one.
+    case history
     case events(EventsOptions)
     case say(text: String)
     case context(text: String)
@@ -31,6 +33,7 @@ public enum ControlCommand: Sendable, Equatable {
         case .stop: "stop"
         case .interrupt: "interrupt"
         case .status: "status"
+        case .history: "history"
         case .events: "events"
         case .say: "say"
         case .context: "context"
@@ -40,21 +43,21 @@ public enum ControlCommand: Sendable, Equatable {
         }
     }
 
-    public static let names = ["start", "stop", "interrupt", "status", "events", "say", "context", "mute", "unmute", "feedback"]
+    public static let names = ["start", "stop", "interrupt", "status", "history", "events", "say", "context", "mute", "unmute", "feedback"]
 
     /// `stop`, `interrupt` and `status`: the daemon keeps connections for
     /// these even when every other one is taken.
     public var mustGetThrough: Bool {
         switch self {
         case .stop, .interrupt, .status: true
-        case .start, .events, .say, .context, .mute, .unmute, .feedback: false
+        case .start, .history, .events, .say, .context, .mute, .unmute, .feedback: false
         }
     }
 
-    /// False for the queries (`status`, `events`), which change nothing.
+    /// False for the queries (`status`, `history`, `events`), which change nothing.
     public var changesState: Bool {
         switch self {
-        case .status, .events: false
+        case .status, .history, .events: false
         case .start, .stop, .interrupt, .say, .context, .mute, .unmute, .feedback: true
         }
     }

@@ -5,6 +5,11 @@ public struct StatusReport: Sendable, Equatable, Codable {
     public var state: String
     public var conversationID: String?
     public var agentID: String?
+    /// While active: `speaking` when agent speech is queued for the
+    /// speaker, else `listening`.
+    public var mode: String?
+    /// The server's last voice activity score (0…1), where the agent sends them.
+    public var vadScore: Double?
     public var uptimeSeconds: Double
     public var conversationSeconds: Double?
     public var latency: Latency
@@ -17,8 +22,11 @@ public struct StatusReport: Sendable, Equatable, Codable {
 
     public init(
         version: String, setup: Setup, state: String, conversationID: String?, agentID: String?, uptimeSeconds: Double, conversationSeconds: Double?, latency: Latency,
-        audio: Audio, counters: [String: Int], historyTurns: Int, lastEnd: LastEnd?, reconnecting: Reconnecting? = nil
+        audio: Audio, counters: [String: Int], historyTurns: Int, lastEnd: LastEnd?, reconnecting: Reconnecting? = nil, mode: String? = nil,
+        vadScore: Double? = nil
     ) {
+        self.mode = mode
+        self.vadScore = vadScore
         self.version = version
         self.setup = setup
         self.state = state
@@ -38,6 +46,8 @@ public struct StatusReport: Sendable, Equatable, Codable {
         case version, setup, state
         case conversationID = "conversation_id"
         case agentID = "agent_id"
+        case mode
+        case vadScore = "vad_score"
         case uptimeSeconds = "uptime_seconds"
         case conversationSeconds = "conversation_seconds"
         case latency, audio, counters

@@ -25,6 +25,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
     package var silenceTimeout: Duration
     package var reconnect: ReconnectPolicy
     package var logLevel: Logger.Level
+    package var transcripts: TranscriptPrivacy
     package var firstMessage: String?
     package var prompt: String?
     package var language: String?
@@ -73,6 +74,12 @@ package struct DaemonConfiguration: Sendable, Equatable {
             name: "reconnect.carry.over", defaultValue: "no",
             help: "Tell a conversation that replaces a lost one its last turns, and ask the agent not to greet again: yes or no."),
         Key(name: "log.level", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical."),
+        Key(
+            name: "log.transcripts", defaultValue: "yes",
+            help: "Keep what was said in the journal and the event log: yes or no (no records only that a turn happened)."),
+        Key(
+            name: "events.transcripts", defaultValue: "no",
+            help: "With log.transcripts=no, still show what was said to control clients (events, history): yes or no."),
         Key(name: "first.message", defaultValue: nil, help: "Override of the agent's first message (the agent must allow it)."),
         Key(name: "prompt", defaultValue: nil, help: "Override of the agent's prompt (the agent must allow it)."),
         Key(name: "language", defaultValue: nil, help: "Override of the agent's language (the agent must allow it)."),
@@ -145,6 +152,9 @@ package struct DaemonConfiguration: Sendable, Equatable {
             throw ConfigurationError(key: "log.level", message: "'\(level)' is not one of trace, debug, info, notice, warning, error, critical")
         }
         logLevel = parsedLevel
+        let logged = try values.choice("log.transcripts", ConfigurationValues.yesOrNo)
+        let shown = try values.choice("events.transcripts", ConfigurationValues.yesOrNo)
+        transcripts = TranscriptPrivacy(logged: logged, shownToClients: logged || shown)
         firstMessage = values.optional("first.message")
         prompt = values.optional("prompt")
         language = values.optional("language")

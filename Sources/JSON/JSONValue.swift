@@ -18,7 +18,10 @@ public enum JSONValue: Sendable, Hashable, Codable {
         } else if let value = try? container.decode(Int.self) {
             self = .integer(value)
         } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
+            // An integer whenever the value is one, however it was written
+            // (777777777777777777.7 is 777777777777777792 as a Double):
+            // decoding what was encoded then gives the same case.
+            self = Int(exactly: value).map(JSONValue.integer) ?? .number(value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
         } else if let value = try? container.decode([JSONValue].self) {

@@ -8,17 +8,7 @@ struct Status: ParsableCommand {
     @Flag(help: "Print the status as JSON.") var json = false
 
     func run() throws {
-        let client = try connection.connect()
-        guard let status = try Failure.exiting({ () throws(ClientFailure) in try client.call(.status, expecting: StatusReport.self) }) else {
-            return
-        }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(status), as: UTF8.self))
-        } else {
-            print(StatusText(status).lines.joined(separator: "\n"))
-        }
+        try connection.show(.status, answer: StatusReport.self, json: json) { StatusText($0).lines }
     }
 }
 
@@ -53,7 +43,9 @@ struct StatusText {
             let seconds = (Double(pending.delayMs) / 100).rounded() / 10
             return "reconnecting (attempt \(pending.attempt), after \(seconds) s; the last one ended: \(pending.cause))"
         }
-        return "\(status.state) (conversation \(status.conversationID ?? "not yet started"), agent \(status.agentID ?? "?"))"
+        let mode = status.mode.map { ", \($0)" } ?? ""
+        let vad = status.vadScore.map { ", voice activity \(($0 * 100).rounded() / 100)" } ?? ""
+        return "\(status.state)\(mode)\(vad) (conversation \(status.conversationID ?? "not yet started"), agent \(status.agentID ?? "?"))"
     }
 
     /// "0", or "120 (interrupted 80, conversation ended 40)".

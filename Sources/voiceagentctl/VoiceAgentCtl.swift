@@ -17,7 +17,7 @@ struct VoiceAgentCtl: ParsableCommand {
             daemon's configuration is invalid (the message names the setting).
             """,
         version: "0.2.0",
-        subcommands: [Start.self, Stop.self, Interrupt.self, Status.self, Events.self, Say.self, Context.self, Mute.self, Unmute.self, Feedback.self]
+        subcommands: [Start.self, Stop.self, Interrupt.self, Status.self, History.self, Events.self, Say.self, Context.self, Mute.self, Unmute.self, Feedback.self]
     )
 
     /// Lets `--socket` and `--timeout` come before the subcommand too.
@@ -44,6 +44,22 @@ struct ConnectionOptions: ParsableArguments {
         let client = try connect()
         _ = try Failure.exiting { () throws(ClientFailure) in try client.call(command, expecting: ControlCodec.Empty.self) }
         if let done { print(done) }
+    }
+
+    /// Runs a query and prints its answer: as JSON, or in the lines `text`
+    /// makes of it for a person.
+    func show<Answer: Codable & Sendable>(_ command: ControlCommand, answer: Answer.Type, json: Bool, text: (Answer) -> [String]) throws {
+        let client = try connect()
+        guard let result = try Failure.exiting({ () throws(ClientFailure) in try client.call(command, expecting: Answer.self) }) else {
+            return
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+        } else {
+            print(text(result).joined(separator: "\n"))
+        }
     }
 }
 

@@ -23,6 +23,8 @@ struct ControlCommands: Sendable {
                 try await supervisor.interrupt()
             case .status:
                 return ControlCodec.reply(id: request.id, result: await supervisor.status())
+            case .history:
+                return ControlCodec.reply(id: request.id, result: await supervisor.history())
             case .events(let options):
                 return ControlCodec.reply(id: request.id, result: await events.events(since: options.since))
             case .say(let text):

@@ -25,6 +25,8 @@ actor ConversationSupervisor: Service {
     private var currentEnded: AsyncStream<Never>?
     private var lastEnd: StatusReport.LastEnd?
     private var lastAudio: AudioStatistics?
+    /// The chat history of the last conversation that ended.
+    private var lastHistory: HistoryReport?
     private var muted = false
     private var shuttingDown = false
     /// Set by `stop`: the conversation under way does not come back.
@@ -132,11 +134,12 @@ actor ConversationSupervisor: Service {
         let latency = snapshot?.latency ?? LatencyStatistics()
         let counters = snapshot?.counters ?? SessionCounters()
         let devices = current?.configuration.audio ?? configuration.audio
+        let state = reconnecting != nil ? "reconnecting" : await current?.phase() ?? "idle"
         return StatusReport(
             version: VoiceAgentDaemon.version,
             setup: StatusReport.Setup(
                 agentID: configuration.agentID, auth: usesSignedURL ? "signed_url" : "public", apiKeyLoaded: apiKey != nil),
-            state: reconnecting != nil ? "reconnecting" : await current?.phase() ?? "idle",
+            state: state,
             conversationID: current?.conversationID,
             agentID: current?.agentID,
             uptimeSeconds: Self.seconds(ContinuousClock.now - startedAt),
@@ -159,7 +162,20 @@ actor ConversationSupervisor: Service {
             ],
             historyTurns: snapshot?.history.count ?? 0,
             lastEnd: lastEnd,
-            reconnecting: reconnecting?.status)
+            reconnecting: reconnecting?.status,
+            mode: state == "active" ? (current?.engine.isPlaying == true ? "speaking" : "listening") : nil,
+            vadScore: snapshot?.vadScore)
+    }
+
+    /// The conversation under way once the agent accepted it, else the last
+    /// one; without the words when transcripts are not shown to clients.
+    func history() async -> HistoryReport {
+        var report = lastHistory ?? HistoryReport(conversationID: nil, current: false, turns: [])
+        if let current, let conversationID = current.conversationID {
+            report = HistoryReport(
+                conversationID: conversationID, current: true, turns: await current.sessionSnapshot.history.map(HistoryReport.Turn.init))
+        }
+        return await events.privacy.shownToClients ? report : report.withoutSpeech
     }
 
     /// Answers only if the actor is responsive: the watchdog's proof of life.
@@ -167,9 +183,10 @@ actor ConversationSupervisor: Service {
 
     /// Takes new settings for the next conversation (SIGHUP). The running
     /// one keeps what it started with, and `status` shows that.
-    func reload(_ newConfiguration: DaemonConfiguration) {
+    func reload(_ newConfiguration: DaemonConfiguration) async {
         configuration = newConfiguration
         configurationProblem = nil
+        await events.setPrivacy(newConfiguration.transcripts)
     }
 
     /// The refusal every request gets while the configuration is invalid.
@@ -220,6 +237,9 @@ actor ConversationSupervisor: Service {
             let reason = await conversation.run(started: announcer(for: starter, replacing: lost))
             starter = nil
             lastAudio = conversation.engine.currentStatistics
+            lastHistory = HistoryReport(
+                conversationID: conversation.conversationID, current: false,
+                turns: await conversation.sessionSnapshot.history.map(HistoryReport.Turn.init))
             lastEnd = StatusReport.LastEnd(conversationID: conversation.conversationID, reason: reason.kind, explanation: reason.explanation)
             if let established = conversation.conversationID {
                 lost = established
@@ -363,5 +383,13 @@ actor ConversationSupervisor: Service {
 
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+extension HistoryReport.Turn {
+    init(_ turn: ChatTurn) {
+        self.init(
+            role: turn.role.rawValue, text: turn.text, eventID: turn.eventID?.value, originalText: turn.originalText,
+            spokenMs: turn.interrupted?.spokenMs, spokenText: turn.interrupted?.spokenText)
     }
 }

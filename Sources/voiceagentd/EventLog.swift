@@ -3,7 +3,8 @@ import DequeModule
 import Foundation
 
 /// The daemon's typed event history: a bounded ring for `events`, fan-out to
-/// followers, and a copy of each event to the journal.
+/// followers, and a copy of each event to the journal, each with what was
+/// said only where the transcript privacy settings allow it.
 ///
 /// Followers read through bounded buffers that drop their oldest events
 /// when they fall behind; sequence numbers are contiguous, so a follower
@@ -17,16 +18,24 @@ actor EventLog {
     private var nextSeq: UInt64 = 1
     private var followers: [UUID: AsyncStream<ControlEvent>.Continuation] = [:]
     private let journal: any EventJournal
+    private(set) var privacy: TranscriptPrivacy
 
-    init(journal: any EventJournal) {
+    init(journal: any EventJournal, privacy: TranscriptPrivacy = .keepEverything) {
         self.journal = journal
+        self.privacy = privacy
+    }
+
+    /// From the next event on (a reload).
+    func setPrivacy(_ privacy: TranscriptPrivacy) {
+        self.privacy = privacy
     }
 
     @discardableResult
     func append(type: String, conversationID: String?, text: String?, fields: [String: String] = [:]) -> ControlEvent {
-        let event = ControlEvent(
+        let said = ControlEvent(
             seq: nextSeq, time: Self.timestamp(), type: type, conversationID: conversationID, text: text, fields: fields)
         nextSeq += 1
+        let event = privacy.shownToClients ? said : said.withoutSpeech
         if history.count == Self.historyLimit {
             history.removeFirst()
         }
@@ -34,7 +43,7 @@ actor EventLog {
         for follower in followers.values {
             follower.yield(event)
         }
-        journal.record(event)
+        journal.record(privacy.logged ? said : said.withoutSpeech)
         return event
     }
 

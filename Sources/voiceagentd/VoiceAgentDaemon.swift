@@ -18,7 +18,7 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
         discussion: """
             voiceagentd starts idle. It owns the ALSA capture and playback devices and the \
             agent's WebSocket session, and takes commands (start, stop, interrupt, status, \
-            events, say, context, mute, unmute) on a Unix socket; use voiceagentctl. Every \
+            history, events, say, context, mute, unmute, feedback) on a Unix socket; use voiceagentctl. Every \
             conversation event goes to the journal with VOICEAGENT_* fields.
 
             Settings come from, highest first: these options; VOICEAGENTD_* environment \
@@ -67,6 +67,8 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Self.help("reconnect.attempts"))) var reconnectAttempts: String?
     @Option(help: ArgumentHelp(Self.help("reconnect.carry.over"))) var reconnectCarryOver: String?
     @Option(help: ArgumentHelp(Self.help("log.level"))) var logLevel: String?
+    @Option(help: ArgumentHelp(Self.help("log.transcripts"))) var logTranscripts: String?
+    @Option(help: ArgumentHelp(Self.help("events.transcripts"))) var eventsTranscripts: String?
     @Option(help: ArgumentHelp(Self.help("first.message"))) var firstMessage: String?
     @Option(help: ArgumentHelp(Self.help("prompt"))) var prompt: String?
     @Option(help: ArgumentHelp(Self.help("language"))) var language: String?
@@ -87,6 +89,7 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
             ("tool.timeout.ms", toolTimeoutMs), ("connect.timeout.ms", connectTimeoutMs), ("silence.timeout.ms", silenceTimeoutMs),
             ("reconnect", reconnect), ("reconnect.initial.ms", reconnectInitialMs), ("reconnect.max.ms", reconnectMaxMs),
             ("reconnect.attempts", reconnectAttempts), ("reconnect.carry.over", reconnectCarryOver), ("log.level", logLevel),
+            ("log.transcripts", logTranscripts), ("events.transcripts", eventsTranscripts),
             ("first.message", firstMessage), ("prompt", prompt), ("language", language), ("voice.id", voiceId), ("user.id", userId),
         ]
         return Dictionary(uniqueKeysWithValues: given.compactMap { key, value in value.map { (key, $0) } })
@@ -143,7 +146,7 @@ struct Daemon {
 
     func run() async throws {
         let notifier = SystemdNotifier()
-        let events = EventLog(journal: journal)
+        let events = EventLog(journal: journal, privacy: configuration.transcripts)
         let supervisor = ConversationSupervisor(
             configuration: configuration, configurationProblem: configurationProblem, apiKey: apiKey, events: events, notifier: notifier,
             logger: logger)

@@ -70,6 +70,46 @@ struct ConversationStateMachineTests {
         #expect(played(machine.received(audio(6))) == [6])
     }
 
+    /// A second of reply audio at 16 kHz, with the alignment the server
+    /// sends: one character every 100 ms.
+    func secondOfSpeech(_ id: Int, text: String) -> ServerMessage {
+        let characters = text.map(String.init)
+        let alignment = AudioEvent.Alignment(
+            chars: characters, charStartTimesMs: characters.indices.map { Double($0 * 100) }, charDurationsMs: characters.map { _ in 100 })
+        return .audio(AudioEvent(audioBase64: Data(count: 32_000).base64EncodedString(), eventID: EventID(id), alignment: alignment))
+    }
+
+    @Test func anInterruptedTurnKeepsWhatTheUserHeard() throws {
+        var machine = activeMachine()
+        _ = machine.received(.agentResponse(AgentResponseEvent(agentResponse: "Hello there, friend", eventID: EventID(2))))
+        _ = machine.received(secondOfSpeech(2, text: "Hello ther"))
+        _ = machine.received(secondOfSpeech(2, text: "e, friend"))
+        _ = machine.received(.interruption(InterruptionEvent(eventID: EventID(2))))
+        // 1.4 s of the 2 s reply was still queued: 0.6 s was heard.
+        machine.playbackStopped(unplayedFrames: 22_400)
+        let turn = try #require(machine.history.turns.last)
+        #expect(turn.interrupted == ChatTurn.Interruption(spokenMs: 600, spokenText: "Hello "))
+        #expect(turn.text == "Hello there, friend", "the text stays what the agent meant to say")
+    }
+
+    @Test func withoutAlignmentTheHeardPartIsItsLength() throws {
+        var machine = activeMachine()
+        _ = machine.received(.agentResponse(AgentResponseEvent(agentResponse: "Hi", eventID: EventID(2))))
+        _ = machine.received(.audio(AudioEvent(audioBase64: Data(count: 32_000).base64EncodedString(), eventID: EventID(2))))
+        _ = machine.interruptLocally()
+        machine.playbackStopped(unplayedFrames: 4_000)
+        #expect(machine.history.turns.last?.interrupted == ChatTurn.Interruption(spokenMs: 750, spokenText: nil))
+    }
+
+    @Test func aLocalInterruptAfterTheReplyPlayedOutMarksNothing() {
+        var machine = activeMachine()
+        _ = machine.received(.agentResponse(AgentResponseEvent(agentResponse: "Hi", eventID: EventID(2))))
+        _ = machine.received(secondOfSpeech(2, text: "Hi"))
+        _ = machine.interruptLocally()
+        machine.playbackStopped(unplayedFrames: 0)
+        #expect(machine.history.turns.last?.interrupted == nil)
+    }
+
     @Test func aLocalInterruptOutsideAConversationDoesNothing() {
         var machine = ConversationStateMachine()
         _ = machine.startConnecting(agentID: "agent")

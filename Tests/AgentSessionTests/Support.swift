@@ -17,9 +17,11 @@ final class RecordingAudioSink: AgentAudioSink {
     private let calls = Mutex<[Call]>([])
     /// Set to make `open` fail, as a missing sound card does.
     let openError: (any Error & Sendable)?
+    let unplayedFrames: Int
 
-    init(openError: (any Error & Sendable)? = nil) {
+    init(openError: (any Error & Sendable)? = nil, unplayedFrames: Int = 0) {
         self.openError = openError
+        self.unplayedFrames = unplayedFrames
     }
 
     func open(input: AudioFormat, output: AudioFormat) async throws {
@@ -35,8 +37,10 @@ final class RecordingAudioSink: AgentAudioSink {
         calls.withLock { $0.append(.play(chunk)) }
     }
 
-    func stopPlayback() {
+    /// Reports `unplayedFrames` dropped, as a speaker with that much queued would.
+    func stopPlayback() -> Int {
         calls.withLock { $0.append(.stop) }
+        return unplayedFrames
     }
 
     var recorded: [Call] { calls.withLock { $0 } }

@@ -138,6 +138,19 @@ struct ServerMessageTests {
         #expect(message == .interruption(InterruptionEvent(eventID: EventID(12))))
     }
 
+    /// Found by fuzzing: a number written with a fraction whose value is an
+    /// integer once read (past a Double's precision) came back as the other case.
+    @Test(arguments: ["777777777777777777.77777777", "777777777777777777.7", "2.5", "3", "-0.0", "1e300", "9.3e18"])
+    func numbersKeepTheirCaseThroughARoundTrip(literal: String) throws {
+        let value = try JSONDecoder().decode(JSONValue.self, from: Data(literal.utf8))
+        #expect(try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value)) == value)
+    }
+
+    @Test func fractionsStayNumbersAndWholeNumbersIntegers() throws {
+        #expect(try JSONDecoder().decode(JSONValue.self, from: Data("2.5".utf8)) == .number(2.5))
+        #expect(try JSONDecoder().decode(JSONValue.self, from: Data("3".utf8)) == .integer(3))
+    }
+
     @Test func malformedFramesSayWhatIsWrong() {
         #expect(throws: ServerMessageError.notJSON) { try decode("not json") }
         #expect(throws: ServerMessageError.notAnObject) { try decode("[1,2]") }

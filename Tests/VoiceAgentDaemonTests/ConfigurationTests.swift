@@ -1,6 +1,8 @@
 import AudioEngine
+import ControlProtocol
 import DaemonSettings
 import Foundation
+import PacedAudioFixture
 import Testing
 @testable import voiceagentd
 
@@ -22,6 +24,20 @@ struct ConfigurationTests {
         #expect(configuration.controlSocket == "/run/voiceagentd/control.sock")
         #expect(configuration.controlGroup == "voiceagent")
         #expect(configuration.toolTimeout == .seconds(10))
+        #expect(configuration.transcripts == .keepEverything)
+    }
+
+    @Test func transcriptsKeptOutOfTheLogAreShownToClientsOnlyWhenAllowed() async throws {
+        let file = try temporaryFile("LOG_TRANSCRIPTS=no\n")
+        let withheld = try await DaemonConfiguration.load(flags: [:], environment: [:], configFile: file)
+        #expect(withheld.transcripts == TranscriptPrivacy(logged: false, shownToClients: false))
+        let shown = try await DaemonConfiguration.load(flags: [:], environment: ["VOICEAGENTD_EVENTS_TRANSCRIPTS": "yes"], configFile: file)
+        #expect(shown.transcripts == TranscriptPrivacy(logged: false, shownToClients: true))
+        await #expect {
+            try await DaemonConfiguration.load(flags: [:], environment: [:], configFile: try temporaryFile("LOG_TRANSCRIPTS=off\n"))
+        } throws: { error in
+            String(describing: error).hasPrefix("invalid configuration --log-transcripts (VOICEAGENTD_LOG_TRANSCRIPTS, LOG_TRANSCRIPTS in the file): 'off'")
+        }
     }
 
     @Test func flagsBeatEnvironmentBeatsFileBeatsDefaults() async throws {
@@ -64,6 +80,13 @@ struct ConfigurationTests {
             try await DaemonConfiguration.load(flags: [:], environment: [:], configFile: file + ".missing")
         } throws: { error in
             String(describing: error).hasPrefix("cannot read the configuration file")
+        }
+    }
+
+    @Test func everyKeyIsAnOptionOfTheDaemon() async throws {
+        let help = try await runProgram(Binaries.path("voiceagentd"), ["--help"])
+        for key in DaemonConfiguration.keys {
+            #expect(help.output.contains(key.flag + " <"), "\(key.flag)")
         }
     }
 

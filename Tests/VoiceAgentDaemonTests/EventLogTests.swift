@@ -78,3 +78,44 @@ struct JournalFieldTests {
         #expect(JournalEventJournal.fields(for: said).first { $0.0 == "MESSAGE" }?.1 == "user: hello")
     }
 }
+
+@Suite("Transcript privacy in the event log")
+struct TranscriptPrivacyTests {
+    func appendATurnAndAPing(to log: EventLog) async {
+        await log.append(type: "user_transcript", conversationID: "c", text: "my address is 1 Main St", fields: ["event_id": "4"])
+        await log.append(
+            type: "agent_response_correction", conversationID: "c", text: nil,
+            fields: ["corrected": "Your address", "original": "Your address is 1 Main St", "event_id": "5"])
+        await log.append(type: "ping", conversationID: "c", text: nil, fields: ["latency_ms": "12"])
+    }
+
+    @Test func withheldEverywhereTheTurnStillRecorded() async {
+        let journal = CapturingJournal()
+        let log = EventLog(journal: journal, privacy: TranscriptPrivacy(logged: false, shownToClients: false))
+        await appendATurnAndAPing(to: log)
+        for events in [journal.events, await log.events(since: nil)] {
+            #expect(events.map(\.type) == ["user_transcript", "agent_response_correction", "ping"])
+            #expect(events[0].text == nil && events[0].fields == ["event_id": "4", "transcript": "withheld"])
+            #expect(events[1].fields == ["event_id": "5", "transcript": "withheld"])
+            #expect(events[2].fields == ["latency_ms": "12"], "events without speech are unchanged")
+        }
+        #expect(EventText.line(for: journal.events[0]) == "user_transcript: event_id=4 transcript=withheld")
+    }
+
+    @Test func shownToClientsButNotLogged() async {
+        let journal = CapturingJournal()
+        let log = EventLog(journal: journal, privacy: TranscriptPrivacy(logged: false, shownToClients: true))
+        await appendATurnAndAPing(to: log)
+        #expect(await log.events(since: nil).first?.text == "my address is 1 Main St")
+        #expect(journal.events.first?.text == nil)
+    }
+
+    @Test func aReloadAppliesFromTheNextEvent() async {
+        let journal = CapturingJournal()
+        let log = EventLog(journal: journal)
+        await log.append(type: "agent_response", conversationID: "c", text: "Hello")
+        await log.setPrivacy(TranscriptPrivacy(logged: false, shownToClients: false))
+        await log.append(type: "agent_response", conversationID: "c", text: "Goodbye")
+        #expect(journal.events.map(\.text) == ["Hello", nil])
+    }
+}

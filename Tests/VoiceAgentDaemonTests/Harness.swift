@@ -156,12 +156,20 @@ final class DaemonProcess: Sendable {
     /// `status` asked on the socket directly: tests poll it, and a process
     /// per poll would measure process spawning, not the daemon.
     func status() async throws -> StatusReport {
+        try query(.status, answer: StatusReport.self)
+    }
+
+    func history() async throws -> HistoryReport {
+        try query(.history, answer: HistoryReport.self)
+    }
+
+    private func query<Answer: Decodable & Sendable>(_ command: ControlCommand, answer: Answer.Type) throws -> Answer {
         let client = try RawControlClient(path: socketPath)
-        try client.send(ControlCodec.encode(ControlRequest(id: "status", command: .status)))
-        guard case .reply(_, let status?) = try ControlCodec.decodeMessage(try client.readLine(), result: StatusReport.self) else {
-            throw TimedOut(what: "a status reply")
+        try client.send(ControlCodec.encode(ControlRequest(id: command.name, command: command)))
+        guard case .reply(_, let result?) = try ControlCodec.decodeMessage(try client.readLine(), result: Answer.self) else {
+            throw TimedOut(what: "a \(command.name) reply")
         }
-        return status
+        return result
     }
 
     /// SIGTERM, then the exit status.

@@ -29,5 +29,6 @@ public protocol AgentAudioSink: Sendable {
     /// Agent audio the session received but will not pass on.
     func discard(frames: Int, reason: DropReason)
     /// Silence now: drop everything queued and what the device holds.
-    func stopPlayback()
+    /// Returns how many frames of agent audio were dropped unheard.
+    func stopPlayback() -> Int
 }

@@ -11,12 +11,15 @@ public struct ChatTurn: Sendable, Equatable, Codable {
     /// What the agent's text was before a correction replaced it (the part
     /// after an interruption was never heard).
     public var originalText: String?
+    /// Set on an agent turn cut short: how much of it the user heard.
+    public var interrupted: Interruption?
 
-    public init(role: Role, text: String, eventID: EventID?, originalText: String? = nil) {
+    public init(role: Role, text: String, eventID: EventID?, originalText: String? = nil, interrupted: Interruption? = nil) {
         self.role = role
         self.text = text
         self.eventID = eventID
         self.originalText = originalText
+        self.interrupted = interrupted
     }
 
     enum CodingKeys: String, CodingKey {
@@ -24,6 +27,26 @@ public struct ChatTurn: Sendable, Equatable, Codable {
         case text
         case eventID = "event_id"
         case originalText = "original_text"
+        case interrupted
+    }
+
+    /// The part of an agent turn that was played before it was cut.
+    public struct Interruption: Sendable, Equatable, Codable {
+        /// Milliseconds of the reply's audio that reached the speaker.
+        public var spokenMs: Int
+        /// The words in that audio, from the server's alignment; nil when
+        /// the server sent none.
+        public var spokenText: String?
+
+        public init(spokenMs: Int, spokenText: String?) {
+            self.spokenMs = spokenMs
+            self.spokenText = spokenText
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case spokenMs = "spoken_ms"
+            case spokenText = "spoken_text"
+        }
     }
 }
 
@@ -52,5 +75,11 @@ public struct ChatHistory: Sendable, Equatable {
         }
         turns[index].text = correction.correctedAgentResponse
         return true
+    }
+
+    /// Marks the latest turn, when it is the agent's, as cut short.
+    mutating func markLastAgentTurn(interrupted: ChatTurn.Interruption) {
+        guard let last = turns.indices.last, turns[last].role == .agent else { return }
+        turns[last].interrupted = interrupted
     }
 }

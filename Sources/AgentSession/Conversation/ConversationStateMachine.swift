@@ -50,6 +50,13 @@ struct ConversationStateMachine: Sendable {
     private(set) var latency = LatencyStatistics()
     private(set) var history = ChatHistory()
     private(set) var counters = SessionCounters()
+    /// The server's last voice activity score for the user, 0…1.
+    private(set) var lastVADScore: Double?
+    /// The latest agent reply's audio, for what was heard if it is cut.
+    private var reply = ReplyAudio()
+    /// Whether the last silencing was the agent's interruption (the reply
+    /// was cut) or our own (it may have finished playing already).
+    private var silencedByAgent = false
     private var openToolCalls: [String: String] = [:]
 
     var metadata: InitiationMetadata? {
@@ -98,6 +105,7 @@ struct ConversationStateMachine: Sendable {
         case .interruption(let interruption):
             interruptedThrough = max(interruptedThrough ?? interruption.eventID, interruption.eventID)
             nextTurnBegan()
+            silencedByAgent = true
             return [.stopPlayback, .emit(.interruption(eventID: interruption.eventID, local: false))]
         case .ping(let ping):
             if let milliseconds = ping.pingMs { latency.record(milliseconds) }
@@ -110,6 +118,7 @@ struct ConversationStateMachine: Sendable {
         case .tentativeUserTranscript(let transcript):
             return [.emit(.tentativeUserTranscript(transcript.userTranscript, eventID: transcript.eventID))]
         case .agentResponse(let response):
+            reply = ReplyAudio()
             history.append(ChatTurn(role: .agent, text: response.agentResponse, eventID: response.eventID))
             return [.emit(.agentResponse(response.agentResponse, eventID: response.eventID))]
         case .agentResponseCorrection(let correction):
@@ -124,6 +133,7 @@ struct ConversationStateMachine: Sendable {
         case .agentToolResponse(let event):
             return [.emit(.agentToolResponse(event))]
         case .vadScore(let score):
+            lastVADScore = score.vadScore
             return [.emit(.vadScore(score.vadScore))]
         case .agentChatResponsePart(let part):
             return [.emit(.agentResponsePart(part))]
@@ -172,6 +182,7 @@ struct ConversationStateMachine: Sendable {
             counters.invalidMessages += 1
             return [.emit(.protocolError("audio event \(audio.eventID) is not valid base64; it was dropped"))]
         }
+        reply.add(frames: frames, sampleRate: format.sampleRate, alignment: audio.alignment)
         return [.play(AgentAudioChunk(samples: samples, format: format, eventID: audio.eventID))]
     }
 
@@ -196,7 +207,17 @@ struct ConversationStateMachine: Sendable {
         }
         state.holdingAfterLocalInterrupt = true
         phase = .active(state)
+        silencedByAgent = false
         return [.stopPlayback, .send(.userActivity), .emit(.interruption(eventID: highestEventID, local: true))]
+    }
+
+    /// The speaker was silenced with `unplayedFrames` of the reply still
+    /// queued: the agent's turn is marked with what the user heard. Our own
+    /// interrupt after the reply had played out marks nothing.
+    mutating func playbackStopped(unplayedFrames: Int) {
+        guard let format = metadata?.agentOutputAudioFormat, reply.milliseconds > 0, unplayedFrames > 0 || silencedByAgent else { return }
+        history.markLastAgentTurn(interrupted: reply.heard(unplayedMs: Double(unplayedFrames) * 1000 / Double(format.sampleRate)))
+        reply = ReplyAudio()
     }
 
     /// We send the user's text: the agent's next reply is a new turn.

@@ -165,7 +165,8 @@ public actor AgentSession {
             latency: machine.latency,
             history: machine.history.turns,
             counters: machine.counters,
-            endReason: machine.endReason
+            endReason: machine.endReason,
+            vadScore: machine.lastVADScore
         )
     }
 
@@ -388,7 +389,7 @@ public actor AgentSession {
             case .discard(let frames, let reason):
                 audioSink.discard(frames: frames, reason: reason)
             case .stopPlayback:
-                audioSink.stopPlayback()
+                machine.playbackStopped(unplayedFrames: audioSink.stopPlayback())
             case .emit(let kind):
                 eventSink.yield(SessionEvent(seq: nextSeq, time: Date(), kind: kind))
                 nextSeq += 1

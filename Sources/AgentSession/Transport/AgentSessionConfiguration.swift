@@ -55,4 +55,6 @@ public struct SessionSnapshot: Sendable, Equatable {
     public var history: [ChatTurn]
     public var counters: SessionCounters
     public var endReason: EndReason?
+    /// The last `vad_score` the server sent, if the agent sends them.
+    public var vadScore: Double?
 }

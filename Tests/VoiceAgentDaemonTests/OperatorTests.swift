@@ -1,0 +1,82 @@
+import AgentSimulator
+import ControlProtocol
+import Foundation
+import PacedAudioFixture
+import Testing
+
+/// What the person running the box reads: the chat history with what was
+/// heard, the mode in `status`, and transcripts kept out of logs on request.
+/// On devices of their own: a quiet microphone, so no user turn comes between.
+@Suite("For the operator", .serialized, .timeLimit(.minutes(2)))
+struct OperatorTests {
+    @Test func historyShowsCorrectionsAndWhatWasHeardOfAnInterruptedTurn() async throws {
+        let simulator = try await SimulatorProcess { $0.scenario = .interrupt }
+        let firstMessage = simulator.simulator.configuration.firstMessage
+        let daemon = try await DaemonProcess(simulator: simulator, audio: .operatorTests)
+        let empty = try await daemon.ctl("history")
+        #expect(empty.status == 0 && empty.output == "no conversation yet\n", "\(empty.output)")
+        #expect(try await daemon.ctl("start").status == 0)
+        try await waitFor("both agent turns") { try await daemon.history().turns.count == 2 }
+
+        let history = try await daemon.history()
+        #expect(history.current && history.conversationID?.hasPrefix("conv_") == true)
+        let cut = history.turns[0]
+        #expect(cut.role == "agent" && cut.text == "Hello! This" && cut.originalText == firstMessage, "the correction, and what it replaced")
+        let spokenMs = try #require(cut.spokenMs, "the interrupted greeting is marked")
+        #expect(spokenMs < 300, "at most the 300 ms the agent sent before interrupting: \(spokenMs)")
+        let spokenText = try #require(cut.spokenText, "the simulator sends alignment")
+        #expect(firstMessage.hasPrefix(spokenText) && spokenText.count < 10, "\(spokenText)")
+        #expect(history.turns[1].text == "Sorry, go ahead." && history.turns[1].spokenMs == nil)
+
+        let text = try await daemon.ctl("history")
+        #expect(text.output.contains("agent: Hello! This  [corrected from: \(firstMessage)]  [interrupted "), "\(text.output)")
+        let json = try await daemon.ctl("history", "--json")
+        #expect(try JSONDecoder().decode(HistoryReport.self, from: Data(json.output.utf8)) == history)
+
+        #expect(try await daemon.ctl("stop").status == 0)
+        let after = try await daemon.history()
+        #expect(!after.current && after.conversationID == history.conversationID && after.turns == history.turns, "the last conversation's")
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test func statusShowsTheModeAndTheLastVoiceActivityScore() async throws {
+        let simulator = try await SimulatorProcess { $0.scenario = .allEvents }
+        let daemon = try await DaemonProcess(simulator: simulator, audio: .operatorTests)
+        #expect(try await daemon.status().mode == nil, "no mode while idle")
+        #expect(try await daemon.ctl("start").status == 0)
+        try await waitFor("the greeting playing") { try await daemon.status().mode == "speaking" }
+        #expect(try await daemon.status().vadScore == 0.9)
+        try await waitFor("the greeting played out") { try await daemon.status().mode == "listening" }
+        let text = try await daemon.ctl("status")
+        #expect(text.output.contains("active, listening, voice activity 0.9 (conversation conv_"), "\(text.output)")
+        #expect(try await daemon.terminate() == 0)
+    }
+
+    @Test(arguments: [false, true])
+    func transcriptsStayOutOfTheLogWhenAskedTo(shownToClients: Bool) async throws {
+        let simulator = try await SimulatorProcess()
+        let greeting = simulator.simulator.configuration.firstMessage
+        let daemon = try await DaemonProcess(
+            simulator: simulator, audio: .operatorTests, arguments: ["--log-transcripts", "no", "--events-transcripts", shownToClients ? "yes" : "no"])
+        let follower = try EventFollower(socket: daemon.socketPath)
+        #expect(try await daemon.ctl("start").status == 0)
+        let response = try await follower.waitFor("the greeting's event") { $0.type == "agent_response" }
+        try await waitFor("the greeting in the log") { daemon.log.contains("agent_response") }
+
+        #expect(!daemon.log.contains(greeting), "the log records that the agent spoke, not what it said")
+        #expect(daemon.log.contains("agent_response: event_id=1 transcript=withheld"), "\(daemon.log)")
+        if shownToClients {
+            #expect(response.text == greeting && response.fields["transcript"] == nil)
+            #expect(try await daemon.history().turns.first?.text == greeting)
+        } else {
+            #expect(response.text == nil && response.fields["transcript"] == "withheld")
+            let turn = try #require(try await daemon.history().turns.first)
+            #expect(turn.role == "agent" && turn.text == nil, "the turn happened; its words are not kept")
+        }
+        #expect(try await daemon.terminate() == 0)
+    }
+}
+
+extension PacedAudioServer {
+    static let operatorTests = PacedAudioServer(name: "operator")
+}
