@@ -19,12 +19,16 @@ public struct StatusReport: Sendable, Equatable, Codable {
     public var lastEnd: LastEnd?
     /// While a lost conversation waits to come back.
     public var reconnecting: Reconnecting?
+    /// With the always-on mode: `on`, `waiting` (for the next conversation)
+    /// or `paused` (by `stop`, until the next `start`); absent when off.
+    public var alwaysOn: String?
 
     public init(
         version: String, setup: Setup, state: String, conversationID: String?, agentID: String?, uptimeSeconds: Double, conversationSeconds: Double?, latency: Latency,
         audio: Audio, counters: [String: Int], historyTurns: Int, lastEnd: LastEnd?, reconnecting: Reconnecting? = nil, mode: String? = nil,
-        vadScore: Double? = nil
+        vadScore: Double? = nil, alwaysOn: String? = nil
     ) {
+        self.alwaysOn = alwaysOn
         self.mode = mode
         self.vadScore = vadScore
         self.version = version
@@ -54,6 +58,7 @@ public struct StatusReport: Sendable, Equatable, Codable {
         case historyTurns = "history_turns"
         case lastEnd = "last_end"
         case reconnecting
+        case alwaysOn = "always_on"
     }
 
     public struct Reconnecting: Sendable, Equatable, Codable {

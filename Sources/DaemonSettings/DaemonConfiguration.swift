@@ -24,6 +24,7 @@ package struct DaemonConfiguration: Sendable, Equatable {
     package var connectTimeout: Duration
     package var silenceTimeout: Duration
     package var reconnect: ReconnectPolicy
+    package var alwaysOn: AlwaysOn
     package var logLevel: Logger.Level
     package var transcripts: TranscriptPrivacy
     package var firstMessage: String?
@@ -73,6 +74,10 @@ package struct DaemonConfiguration: Sendable, Equatable {
         Key(
             name: "reconnect.carry.over", defaultValue: "no",
             help: "Tell a conversation that replaces a lost one its last turns, and ask the agent not to greet again: yes or no."),
+        Key(
+            name: "always.on", defaultValue: "no",
+            help: "Start a conversation with the configured agent when the daemon starts and again after each one ends: yes or no. stop pauses it until the next start."),
+        Key(name: "always.on.pause.ms", defaultValue: "2000", help: "With always.on, the pause between one conversation's end and the next start, in milliseconds."),
         Key(name: "log.level", defaultValue: "info", help: "trace, debug, info, notice, warning, error or critical."),
         Key(
             name: "log.transcripts", defaultValue: "yes",
@@ -147,6 +152,9 @@ package struct DaemonConfiguration: Sendable, Equatable {
             maxDelay: .milliseconds(try values.integer("reconnect.max.ms", in: 1000...600_000)),
             maxAttempts: try values.integer("reconnect.attempts", in: 0...100_000),
             carriesOver: try values.choice("reconnect.carry.over", ConfigurationValues.yesOrNo))
+        alwaysOn = AlwaysOn(
+            enabled: try values.choice("always.on", ConfigurationValues.yesOrNo),
+            pause: .milliseconds(try values.integer("always.on.pause.ms", in: 0...3_600_000)))
         let level = try values.string("log.level")
         guard let parsedLevel = Logger.Level(rawValue: level) else {
             throw ConfigurationError(key: "log.level", message: "'\(level)' is not one of trace, debug, info, notice, warning, error, critical")

@@ -22,6 +22,9 @@ struct StatusText {
 
     var lines: [String] {
         var lines = [row("State", stateText), row("Daemon", setupText), row("Uptime", Self.duration(status.uptimeSeconds))]
+        if let alwaysOn = status.alwaysOn {
+            lines.append(row("Always-on", alwaysOn == "paused" ? "paused by stop, until the next start" : alwaysOn))
+        }
         if let seconds = status.conversationSeconds { lines.append(row("Conversation", Self.duration(seconds))) }
         lines.append(row("Latency", latencyText))
         let audio = status.audio

@@ -33,6 +33,13 @@ actor ConversationSupervisor: Service {
     private var stopRequested = false
     /// While waiting to reconnect: which attempt, and how to cancel the wait.
     private var reconnecting: (status: StatusReport.Reconnecting, cancel: AsyncStream<Never>.Continuation)?
+    /// Always-on: set by `stop`, cleared by a client's `start`.
+    private var alwaysOnPaused = false
+    /// While always-on waits to start the next conversation: how to cut the wait short.
+    private var alwaysOnWait: AsyncStream<Never>.Continuation?
+    /// Wakes the always-on keeper to look again (a conversation ended, a
+    /// command, a reload).
+    private let keeperNudges = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
     init(
         configuration: DaemonConfiguration, configurationProblem: String? = nil, apiKey: String?, events: EventLog,
@@ -45,6 +52,7 @@ actor ConversationSupervisor: Service {
         self.notifier = notifier
         self.logger = logger
         launches = AsyncStream.makeStream(of: Launch.self)
+        keeperNudges.continuation.yield()
     }
 
     /// A conversation to run, with who waits for its start and its end.
@@ -59,6 +67,7 @@ actor ConversationSupervisor: Service {
     nonisolated func run() async throws {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
+                group.addTask { await self.keepAlwaysOn() }
                 for await launch in launches.stream {
                     group.addTask { await self.hold(launch) }
                 }
@@ -72,8 +81,13 @@ actor ConversationSupervisor: Service {
 
     /// Starts a conversation and returns once the agent has accepted it and
     /// the sound card is open, or throws with the reason it could not start.
-    func start(_ options: StartOptions) async throws(ControlError) -> StartResult {
+    /// A client's `start` also resumes an always-on mode that `stop` paused.
+    func start(_ options: StartOptions, fromClient: Bool = true) async throws(ControlError) -> StartResult {
         guard !shuttingDown else { throw ControlError(.unavailable, "voiceagentd is shutting down") }
+        if fromClient {
+            alwaysOnPaused = false
+            alwaysOnWait?.finish()
+        }
         if let current {
             throw ControlError(.conversationRunning, "a conversation is already running (\(current.conversationID ?? "connecting")); stop it first")
         }
@@ -95,6 +109,12 @@ actor ConversationSupervisor: Service {
     /// Ends the conversation and returns once it has ended and its sound
     /// card is closed (bounded by the session's close timeout).
     func stop() async throws(ControlError) {
+        if configuration.alwaysOn.enabled, !alwaysOnPaused {
+            alwaysOnPaused = true
+            alwaysOnWait?.finish()
+            await events.append(type: "always_on_paused", conversationID: current?.conversationID, text: "until the next start")
+            if current == nil, reconnecting == nil { return }
+        }
         if let reconnecting {
             stopRequested = true
             reconnecting.cancel.finish()
@@ -164,7 +184,8 @@ actor ConversationSupervisor: Service {
             lastEnd: lastEnd,
             reconnecting: reconnecting?.status,
             mode: state == "active" ? (current?.engine.isPlaying == true ? "speaking" : "listening") : nil,
-            vadScore: snapshot?.vadScore)
+            vadScore: snapshot?.vadScore,
+            alwaysOn: configuration.alwaysOn.enabled ? (alwaysOnPaused ? "paused" : alwaysOnWait != nil ? "waiting" : "on") : nil)
     }
 
     /// The conversation under way once the agent accepted it, else the last
@@ -187,6 +208,7 @@ actor ConversationSupervisor: Service {
         configuration = newConfiguration
         configurationProblem = nil
         await events.setPrivacy(newConfiguration.transcripts)
+        keeperNudges.continuation.yield()
     }
 
     /// The refusal every request gets while the configuration is invalid.
@@ -216,6 +238,8 @@ actor ConversationSupervisor: Service {
         shuttingDown = true
         notifier.stopping()
         launches.continuation.finish()
+        alwaysOnWait?.finish()
+        keeperNudges.continuation.finish()
         try? await stop()
     }
 
@@ -274,6 +298,65 @@ actor ConversationSupervisor: Service {
         currentEnded = nil
         launch.ended.finish()
         notifier.status("idle")
+        keeperNudges.continuation.yield()
+    }
+
+    // MARK: - Always-on
+
+    /// Always-on (kiosks, robots): starts a conversation when the daemon
+    /// starts and again after each one ends, a pause after a conversation
+    /// and a growing wait (the reconnect backoff) after each failed start,
+    /// so a refusal that would repeat (a bad key, an unknown agent) does
+    /// not loop. `stop` pauses it until a client's next `start`.
+    private func keepAlwaysOn() async {
+        var failedStarts = 0
+        for await _ in keeperNudges.stream {
+            guard alwaysOnWanted else { continue }
+            if failedStarts > 0 || lastEnd != nil {
+                let delay = failedStarts > 0 ? configuration.reconnect.delay(beforeAttempt: failedStarts) : configuration.alwaysOn.pause
+                guard await waitForAlwaysOn(after: delay, failedStarts: failedStarts), alwaysOnWanted else { continue }
+            }
+            do {
+                _ = try await start(StartOptions(), fromClient: false)
+                failedStarts = 0
+            } catch {
+                failedStarts += 1
+                logger.warning("always-on: the conversation did not start (\(failedStarts) in a row): \(error.message)")
+            }
+        }
+    }
+
+    private var alwaysOnWanted: Bool {
+        configuration.alwaysOn.enabled && !alwaysOnPaused && !shuttingDown && configurationProblem == nil && current == nil
+            && reconnecting == nil
+    }
+
+    /// Says when the next always-on conversation starts and waits for it;
+    /// false when `stop`, a client's `start` or a shutdown came first.
+    private func waitForAlwaysOn(after delay: Duration, failedStarts: Int) async -> Bool {
+        let (cancelled, cancel) = AsyncStream.makeStream(of: Never.self)
+        alwaysOnWait = cancel
+        defer { alwaysOnWait = nil }
+        let delayMs = Int(Self.seconds(delay) * 1000)
+        await events.append(
+            type: "always_on_waiting", conversationID: nil, text: lastEnd?.explanation,
+            fields: ["delay_ms": String(delayMs), "failed_starts": String(failedStarts)])
+        notifier.status("idle (always-on: the next conversation in \(delayMs) ms)")
+        return await Self.sleep(for: delay, unless: cancelled)
+    }
+
+    /// Sleeps for `delay`; false when `cancelled` finished first.
+    private static func sleep(for delay: Duration, unless cancelled: AsyncStream<Never>) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { (try? await Task.sleep(for: delay)) != nil }
+            group.addTask {
+                for await _ in cancelled {}
+                return false
+            }
+            let waited = await group.next() ?? false
+            group.cancelAll()
+            return waited
+        }
     }
 
     /// What a conversation does once the agent accepts it or fails: tells
@@ -309,17 +392,7 @@ actor ConversationSupervisor: Service {
             type: "reconnecting", conversationID: lost, text: reason.explanation,
             fields: ["attempt": String(attempt), "delay_ms": String(Int(Self.seconds(delay) * 1000)), "cause": reason.kind])
         notifier.status("reconnecting (attempt \(attempt))")
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await Task.sleep(for: delay)) != nil }
-            group.addTask {
-                for await _ in cancelled {}
-                return false
-            }
-            let waited = await group.next() ?? false
-            cancel.finish()
-            group.cancelAll()
-            return waited
-        }
+        return await Self.sleep(for: delay, unless: cancelled)
     }
 
     /// A new conversation for the same start options, from the configuration

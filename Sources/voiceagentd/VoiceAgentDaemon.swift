@@ -66,6 +66,8 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Self.help("reconnect.max.ms"))) var reconnectMaxMs: String?
     @Option(help: ArgumentHelp(Self.help("reconnect.attempts"))) var reconnectAttempts: String?
     @Option(help: ArgumentHelp(Self.help("reconnect.carry.over"))) var reconnectCarryOver: String?
+    @Option(help: ArgumentHelp(Self.help("always.on"))) var alwaysOn: String?
+    @Option(help: ArgumentHelp(Self.help("always.on.pause.ms"))) var alwaysOnPauseMs: String?
     @Option(help: ArgumentHelp(Self.help("log.level"))) var logLevel: String?
     @Option(help: ArgumentHelp(Self.help("log.transcripts"))) var logTranscripts: String?
     @Option(help: ArgumentHelp(Self.help("events.transcripts"))) var eventsTranscripts: String?
@@ -88,7 +90,8 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
             ("control.socket", controlSocket), ("control.group", controlGroup), ("tools.directory", toolsDirectory),
             ("tool.timeout.ms", toolTimeoutMs), ("connect.timeout.ms", connectTimeoutMs), ("silence.timeout.ms", silenceTimeoutMs),
             ("reconnect", reconnect), ("reconnect.initial.ms", reconnectInitialMs), ("reconnect.max.ms", reconnectMaxMs),
-            ("reconnect.attempts", reconnectAttempts), ("reconnect.carry.over", reconnectCarryOver), ("log.level", logLevel),
+            ("reconnect.attempts", reconnectAttempts), ("reconnect.carry.over", reconnectCarryOver), ("always.on", alwaysOn),
+            ("always.on.pause.ms", alwaysOnPauseMs), ("log.level", logLevel),
             ("log.transcripts", logTranscripts), ("events.transcripts", eventsTranscripts),
             ("first.message", firstMessage), ("prompt", prompt), ("language", language), ("voice.id", voiceId), ("user.id", userId),
         ]
