@@ -6,11 +6,14 @@ public struct ALSAError: Error, Sendable, Equatable, CustomStringConvertible {
     public let device: String
     public let operation: String
     public let code: Int32
+    /// Who holds a busy device, where the kernel says.
+    public let holders: [DeviceHolder]
 
-    init(device: String, operation: String, code: Int32) {
+    init(device: String, operation: String, code: Int32, holders: [DeviceHolder] = []) {
         self.device = device
         self.operation = operation
         self.code = code
+        self.holders = holders
     }
 
     public var reason: String { String(cString: snd_strerror(code)) }
@@ -23,12 +26,21 @@ public struct ALSAError: Error, Sendable, Equatable, CustomStringConvertible {
         case "open" where code == -ENOENT:
             "audio device '\(device)' does not exist (\(reason)); list devices with `aplay -L` / `arecord -L` and set the device name"
         case "open" where code == -EBUSY:
-            "audio device '\(device)' is busy (\(reason)): another program holds it"
+            "audio device '\(device)' is busy: \(Self.busy(holders))"
         case "open":
             "cannot open audio device '\(device)': \(reason)"
         default:
             "audio device '\(device)': \(operation) failed: \(reason)"
         }
+    }
+}
+
+extension ALSAError {
+    /// Who holds a busy device and what to do about it, in the same words
+    /// for `start` and for `devices`.
+    public static func busy(_ holders: [DeviceHolder]) -> String {
+        let who = holders.isEmpty ? "another program holds it" : "held by " + holders.map(\.description).joined(separator: ", ")
+        return who + "; stop it, or let programs share the card: a 'dmix' (playback) or 'dsnoop' (capture) PCM, or the sound server's ('pulse', 'pipewire') where one runs"
     }
 }
 

@@ -25,7 +25,11 @@ final class PCMDevice {
         self.name = name
         self.sampleRate = sampleRate
         var opened: OpaquePointer?
-        try Self.check(snd_pcm_open(&opened, name, direction.stream, nonBlocking ? SND_PCM_NONBLOCK : 0), name, "open")
+        let result = snd_pcm_open(&opened, name, direction.stream, nonBlocking ? SND_PCM_NONBLOCK : 0)
+        if result == -EBUSY {
+            throw ALSAError(device: name, operation: "open", code: result, holders: DeviceHolders.find(device: name, capture: direction == .capture))
+        }
+        try Self.check(result, name, "open")
         handle = opened
         self.periodFrames = periodFrames
         self.bufferFrames = periodFrames * bufferPeriods

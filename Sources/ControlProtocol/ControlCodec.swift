@@ -16,7 +16,7 @@ public enum ControlCodec {
         case .events(let options): fields["args"] = AnyEncodable(options)
         case .say(let text), .context(let text): fields["args"] = AnyEncodable(TextArgument(text: text))
         case .feedback(let liked): fields["args"] = AnyEncodable(ScoreArgument(score: liked ? "like" : "dislike"))
-        case .stop, .interrupt, .status, .history, .mute, .unmute: break
+        case .stop, .interrupt, .status, .history, .devices, .mute, .unmute: break
         }
         return line(fields)
     }
@@ -55,6 +55,7 @@ public enum ControlCodec {
             case "interrupt": command = .interrupt
             case "status": command = .status
             case "history": command = .history
+            case "devices": command = .devices
             case "events": command = .events(try arguments(EventsOptions.self, from: bytes) ?? EventsOptions())
             case "say": command = .say(text: try text(from: bytes, command: name))
             case "context": command = .context(text: try text(from: bytes, command: name))

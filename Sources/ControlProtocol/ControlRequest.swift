@@ -19,6 +19,8 @@ public enum ControlCommand: Sendable, Equatable {
     case status
     /// The chat history of the conversation under way, or of the last one.
     case history
+    /// The ALSA devices, what each accepts, and which are configured.
+    case devices
     case events(EventsOptions)
     case say(text: String)
     case context(text: String)
@@ -34,6 +36,7 @@ public enum ControlCommand: Sendable, Equatable {
         case .interrupt: "interrupt"
         case .status: "status"
         case .history: "history"
+        case .devices: "devices"
         case .events: "events"
         case .say: "say"
         case .context: "context"
@@ -43,21 +46,21 @@ public enum ControlCommand: Sendable, Equatable {
         }
     }
 
-    public static let names = ["start", "stop", "interrupt", "status", "history", "events", "say", "context", "mute", "unmute", "feedback"]
+    public static let names = ["start", "stop", "interrupt", "status", "history", "devices", "events", "say", "context", "mute", "unmute", "feedback"]
 
     /// `stop`, `interrupt` and `status`: the daemon keeps connections for
     /// these even when every other one is taken.
     public var mustGetThrough: Bool {
         switch self {
         case .stop, .interrupt, .status: true
-        case .start, .history, .events, .say, .context, .mute, .unmute, .feedback: false
+        case .start, .history, .devices, .events, .say, .context, .mute, .unmute, .feedback: false
         }
     }
 
-    /// False for the queries (`status`, `history`, `events`), which change nothing.
+    /// False for the queries (`status`, `history`, `devices`, `events`), which change nothing.
     public var changesState: Bool {
         switch self {
-        case .status, .history, .events: false
+        case .status, .history, .devices, .events: false
         case .start, .stop, .interrupt, .say, .context, .mute, .unmute, .feedback: true
         }
     }

@@ -17,7 +17,7 @@ struct VoiceAgentCtl: ParsableCommand {
             daemon's configuration is invalid (the message names the setting).
             """,
         version: "0.2.0",
-        subcommands: [Start.self, Stop.self, Interrupt.self, Status.self, History.self, Events.self, Say.self, Context.self, Mute.self, Unmute.self, Feedback.self]
+        subcommands: [Start.self, Stop.self, Interrupt.self, Status.self, History.self, Devices.self, Events.self, Say.self, Context.self, Mute.self, Unmute.self, Feedback.self]
     )
 
     /// Lets `--socket` and `--timeout` come before the subcommand too.
@@ -207,4 +207,21 @@ struct Feedback: ParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "like or dislike.") var score: Score
     func run() throws { try connection.run(.feedback(liked: score == .like), done: "rated the agent's last response: \(score.rawValue)") }
+}
+
+struct Devices: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the ALSA capture and playback devices the daemon can use.",
+        discussion: """
+            Names as `arecord -L` and `aplay -L` give them (what CAPTURE_DEVICE and PLAYBACK_DEVICE \
+            take), the card's name, and for each direction the agent's sample rates and the formats \
+            it accepts. * marks the configured device. A busy device says which process holds it. \
+            Without a daemon: voiceagentd --list-devices.
+            """)
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print the list as JSON.") var json = false
+
+    func run() throws {
+        try connection.show(.devices, answer: DevicesReport.self, json: json) { $0.lines }
+    }
 }

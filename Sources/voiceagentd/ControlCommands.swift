@@ -25,6 +25,8 @@ struct ControlCommands: Sendable {
                 return ControlCodec.reply(id: request.id, result: await supervisor.status())
             case .history:
                 return ControlCodec.reply(id: request.id, result: await supervisor.history())
+            case .devices:
+                return ControlCodec.reply(id: request.id, result: await supervisor.devices())
             case .events(let options):
                 return ControlCodec.reply(id: request.id, result: await events.events(since: options.since))
             case .say(let text):

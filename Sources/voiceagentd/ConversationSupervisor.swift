@@ -199,6 +199,11 @@ actor ConversationSupervisor: Service {
         return await events.privacy.shownToClients ? report : report.withoutSpeech
     }
 
+    /// The sound devices, with the ones the next conversation opens marked.
+    func devices() async -> DevicesReport {
+        await DeviceInventory.report(for: configuration.audio)
+    }
+
     /// Answers only if the actor is responsive: the watchdog's proof of life.
     func heartbeat() -> Bool { true }
 

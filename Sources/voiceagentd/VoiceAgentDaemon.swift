@@ -47,6 +47,9 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
     @Option(help: "Configuration file (KEY=value lines). Default: /etc/voiceagentd/voiceagentd.conf if it exists.")
     var config: String?
 
+    @Flag(help: "List the ALSA capture and playback devices, what each accepts and which the configuration selects, then exit.")
+    var listDevices = false
+
     @Option(help: ArgumentHelp(Self.help("api.base.url"))) var apiBaseUrl: String?
     @Option(help: ArgumentHelp(Self.help("agent.id"))) var agentId: String?
     @Option(help: ArgumentHelp(Self.help("auth"))) var auth: String?
@@ -100,6 +103,17 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
+        if listDevices {
+            let configuration: DaemonConfiguration
+            do {
+                configuration = try await DaemonConfiguration.load(flags: flags, environment: environment, configFile: config)
+            } catch {
+                FileHandle.standardError.write(Data("voiceagentd: \(error)\n".utf8))
+                throw ExitCode(78)
+            }
+            print(await DeviceInventory.report(for: configuration.audio).lines.joined(separator: "\n"))
+            return
+        }
         var configuration = DaemonConfiguration.defaults
         var apiKey: String?
         var problem: String?

@@ -51,7 +51,7 @@ struct ControlRequestTests {
             return
         }
         #expect(failure.id == "abc")
-        #expect(failure.error.message == "unknown command 'launch'; the commands are start, stop, interrupt, status, history, events, say, context, mute, unmute, feedback")
+        #expect(failure.error.message == "unknown command 'launch'; the commands are start, stop, interrupt, status, history, devices, events, say, context, mute, unmute, feedback")
     }
 
     @Test func randomBytesNeverCrashTheDecoder() {

@@ -52,6 +52,32 @@ struct OperatorTests {
         #expect(try await daemon.terminate() == 0)
     }
 
+    @Test func devicesListWhatEachAcceptsAndMarkTheConfiguredOnes() async throws {
+        let simulator = try await SimulatorProcess()
+        let daemon = try await DaemonProcess(simulator: simulator, audio: .operatorTests)
+        let listed = try await daemon.ctl("devices", "--json")
+        #expect(listed.status == 0, "\(listed.errors)")
+        let report = try JSONDecoder().decode(DevicesReport.self, from: Data(listed.output.utf8))
+        #expect(report.captureDevice == "voiceagent_mic" && report.playbackDevice == "voiceagent_speaker")
+        let microphone = try #require(report.devices.first { $0.name == "voiceagent_mic" }?.capture)
+        #expect(microphone.state == "available" && microphone.selected)
+        #expect(microphone.rates?.contains(16000) == true && microphone.formats?.contains("S16_LE") == true, "\(microphone)")
+        let speaker = try #require(report.devices.first { $0.name == "voiceagent_speaker" }?.playback)
+        #expect(speaker.state == "available" && speaker.selected && speaker.rates == [8000, 16000, 22050, 24000, 44100, 48000])
+        #expect(report.devices.filter { $0.capture?.selected == true }.count == 1)
+
+        let text = try await daemon.ctl("devices")
+        #expect(text.output.contains("voiceagent_mic\n    capture  * rates 8000 16000"), "\(text.output)")
+        let alone = try await runProgram(
+            Binaries.path("voiceagentd"), ["--list-devices", "--capture-device", "voiceagent_mic", "--playback-device", "voiceagent_speaker"],
+            environment: PacedAudioServer.operatorTests.environment)
+        #expect(alone.status == 0 && alone.output == text.output, "the same list without a daemon: \(alone.output)")
+        let missing = try await runProgram(
+            Binaries.path("voiceagentd"), ["--list-devices", "--capture-device", "no_such_mic"], environment: PacedAudioServer.operatorTests.environment)
+        #expect(missing.output.contains("no_such_mic\n    capture  * unavailable: ALSA knows no such PCM here"), "\(missing.output)")
+        #expect(try await daemon.terminate() == 0)
+    }
+
     @Test(arguments: [false, true])
     func transcriptsStayOutOfTheLogWhenAskedTo(shownToClients: Bool) async throws {
         let simulator = try await SimulatorProcess()
