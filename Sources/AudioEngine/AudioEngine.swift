@@ -48,16 +48,16 @@ public final class AudioEngine: Sendable {
     /// Queues agent speech: `bytes` of samples in `format`.
     public func play(_ bytes: Data, format: AudioFormat) {
         guard let queue = streams.withLock({ $0?.playback.queue }) else {
-            statistics.update { $0.dropped.add(PCMCodec.sampleCount(bytes: bytes.count, format: format), .deviceNotReady) }
+            statistics.update { $0.drop(PCMCodec.sampleCount(bytes: bytes.count, format: format), .deviceNotReady) }
             return
         }
         let overflow = queue.append(PCMCodec.linearSamples(from: bytes, format: format))
-        statistics.update { $0.dropped.add(overflow, .queueOverflow) }
+        statistics.update { $0.drop(overflow, .queueOverflow) }
     }
 
     /// Counts agent audio that a layer above dropped before it got here.
     public func discard(frames: Int, reason: DropReason) {
-        statistics.update { $0.dropped.add(frames, reason) }
+        statistics.update { $0.drop(frames, reason) }
     }
 
     /// Silences playback within one period and forgets what was queued;
@@ -66,7 +66,7 @@ public final class AudioEngine: Sendable {
     public func stopPlayback() -> Int {
         guard let playback = streams.withLock({ $0?.playback }) else { return 0 }
         let queued = playback.interrupt()
-        statistics.update { $0.dropped.add(queued, .interrupted) }
+        statistics.update { $0.drop(queued, .interrupted) }
         return queued
     }
 

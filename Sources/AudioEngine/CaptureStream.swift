@@ -74,6 +74,7 @@ final class CaptureStream: Sendable {
                 let error = ALSAError(device: device, operation: "read", code: Int32(result))
                 if result == -Int(EPIPE) {
                     statistics.update { $0.xruns += 1 }
+                    AudioMetrics.xrun(capture: true)
                 }
                 if error.isDeviceLoss || pcm.recover(from: Int32(result)) < 0 {
                     pcm.close()

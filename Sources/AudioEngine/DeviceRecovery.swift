@@ -11,6 +11,7 @@ struct DeviceRecovery {
     /// Runs on the stream's own audio thread; returns nil once stopped.
     func reopen(reason: String?, while isRunning: () -> Bool, open: () throws -> PCMDevice) -> PCMDevice? {
         statistics.update { $0.deviceLosses += 1 }
+        AudioMetrics.deviceLost()
         report(.deviceLost(device: device, reason: reason ?? "the device stopped responding"))
         var delay = 0.25
         while isRunning() {

@@ -103,6 +103,7 @@ final class PlaybackStream: Sendable {
                 }
                 let silencedAfter = ContinuousClock.now - take.clearedAt
                 statistics.update { $0.lastInterruptToSilenceMs = silencedAfter.milliseconds }
+                AudioMetrics.silenced(afterMilliseconds: silencedAfter.milliseconds)
                 starved = true
             }
             guard take.samples > 0 else {
@@ -114,7 +115,7 @@ final class PlaybackStream: Sendable {
             let unwritten: DropReason = lost != nil ? .deviceLost : isRunning ? .interrupted : .conversationEnded
             statistics.update {
                 $0.framesPlayed += written
-                $0.dropped.add(take.samples - written, unwritten)
+                $0.drop(take.samples - written, unwritten)
                 $0.outputLevelDBFS = level
             }
             if let lost {
@@ -129,7 +130,7 @@ final class PlaybackStream: Sendable {
             pcm.startIfPrepared()
             pcm.drain()
         } else {
-            statistics.update { $0.dropped.add(queue.clear(), .conversationEnded) }
+            statistics.update { $0.drop(queue.clear(), .conversationEnded) }
             _ = silence(pcm, reason: .conversationEnded)
         }
         pcm.close()
@@ -141,7 +142,7 @@ final class PlaybackStream: Sendable {
         let pending = pcm.pendingFrames
         statistics.update {
             $0.framesPlayed -= pending
-            $0.dropped.add(pending, reason)
+            $0.drop(pending, reason)
         }
         if (try? pcm.dropAndPrepare()) == nil {
             return reopen(after: pcm)
@@ -175,6 +176,7 @@ final class PlaybackStream: Sendable {
             if error.isDeviceLoss { return (offset, error) }
             if result == -Int(EPIPE), !starved {
                 statistics.update { $0.xruns += 1 }
+                AudioMetrics.xrun(capture: false)
             }
             if pcm.recover(from: Int32(result)) < 0 { return (offset, error) }
         }

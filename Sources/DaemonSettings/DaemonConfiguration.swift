@@ -27,6 +27,8 @@ package struct DaemonConfiguration: Sendable, Equatable {
     package var alwaysOn: AlwaysOn
     package var logLevel: Logger.Level
     package var transcripts: TranscriptPrivacy
+    /// Nil: no metrics listener.
+    package var metricsListen: MetricsAddress?
     package var firstMessage: String?
     package var prompt: String?
     package var language: String?
@@ -85,6 +87,9 @@ package struct DaemonConfiguration: Sendable, Equatable {
         Key(
             name: "events.transcripts", defaultValue: "no",
             help: "With log.transcripts=no, still show what was said to control clients (events, history): yes or no."),
+        Key(
+            name: "metrics.listen", defaultValue: nil,
+            help: "Serve Prometheus metrics at /metrics on HOST:PORT (127.0.0.1:9464) or unix:PATH; unset: off. Applies at start."),
         Key(name: "first.message", defaultValue: nil, help: "Override of the agent's first message (the agent must allow it)."),
         Key(name: "prompt", defaultValue: nil, help: "Override of the agent's prompt (the agent must allow it)."),
         Key(name: "language", defaultValue: nil, help: "Override of the agent's language (the agent must allow it)."),
@@ -163,6 +168,12 @@ package struct DaemonConfiguration: Sendable, Equatable {
         let logged = try values.choice("log.transcripts", ConfigurationValues.yesOrNo)
         let shown = try values.choice("events.transcripts", ConfigurationValues.yesOrNo)
         transcripts = TranscriptPrivacy(logged: logged, shownToClients: logged || shown)
+        metricsListen = try values.optional("metrics.listen").map { text in
+            guard let address = MetricsAddress(text) else {
+                throw ConfigurationError(key: "metrics.listen", message: "'\(text)' is not HOST:PORT (127.0.0.1:9464, [::1]:9464) or unix:/absolute/path")
+            }
+            return address
+        }
         firstMessage = values.optional("first.message")
         prompt = values.optional("prompt")
         language = values.optional("language")

@@ -47,6 +47,7 @@ struct ControlSession {
                                 }
                                 let level: Logger.Level = request.command.changesState ? .info : .debug
                                 logger.log(level: level, "control command \(request.command.name)", metadata: ["peer": "\(peer)", "request_id": "\(request.id)"])
+                                DaemonMetrics.controlRequest(request.command.name)
                                 if case .events(let options) = request.command, options.follow {
                                     activity.startFollowing()
                                     group.addTask { try await commands.follow(request, since: options.since, write: write) }

@@ -95,6 +95,7 @@ actor ConversationSupervisor: Service {
             throw ControlError(.conversationRunning, "a lost conversation is reconnecting; stop it first")
         }
         let conversation = try replacement(for: options)
+        DaemonMetrics.conversationStarted()
         current = conversation
         stopRequested = false
         let (ended, endedSink) = AsyncStream.makeStream(of: Never.self)
@@ -265,6 +266,7 @@ actor ConversationSupervisor: Service {
         while true {
             let reason = await conversation.run(started: announcer(for: starter, replacing: lost))
             starter = nil
+            DaemonMetrics.conversationEnded(reason: reason.kind, after: ContinuousClock.now - conversation.startedAt)
             lastAudio = conversation.engine.currentStatistics
             lastHistory = HistoryReport(
                 conversationID: conversation.conversationID, current: false,
@@ -296,6 +298,7 @@ actor ConversationSupervisor: Service {
                 guard await waitToReconnect(attempt: attempt, after: delay, lost: lost, because: reason) else { break }
             }
             guard let next = try? replacement(for: launch.options, carryingOver: carryOver) else { break }
+            DaemonMetrics.conversationStarted()
             conversation = next
             current = next
         }
@@ -374,6 +377,7 @@ actor ConversationSupervisor: Service {
         let events = events
         return { result in
             if case .success(let started) = result {
+                DaemonMetrics.conversationAccepted()
                 notifier.status("in conversation \(started.conversationID)")
                 if let lost {
                     Task {
@@ -391,6 +395,7 @@ actor ConversationSupervisor: Service {
     /// shutdown came first.
     private func waitToReconnect(attempt: Int, after delay: Duration, lost: String, because reason: EndReason) async -> Bool {
         let (cancelled, cancel) = AsyncStream.makeStream(of: Never.self)
+        DaemonMetrics.reconnecting()
         reconnecting = (StatusReport.Reconnecting(attempt: attempt, delayMs: Int(Self.seconds(delay) * 1000), cause: reason.explanation), cancel)
         defer { reconnecting = nil }
         await events.append(

@@ -74,6 +74,7 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Self.help("log.level"))) var logLevel: String?
     @Option(help: ArgumentHelp(Self.help("log.transcripts"))) var logTranscripts: String?
     @Option(help: ArgumentHelp(Self.help("events.transcripts"))) var eventsTranscripts: String?
+    @Option(help: ArgumentHelp(Self.help("metrics.listen"))) var metricsListen: String?
     @Option(help: ArgumentHelp(Self.help("first.message"))) var firstMessage: String?
     @Option(help: ArgumentHelp(Self.help("prompt"))) var prompt: String?
     @Option(help: ArgumentHelp(Self.help("language"))) var language: String?
@@ -94,7 +95,7 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
             ("tool.timeout.ms", toolTimeoutMs), ("connect.timeout.ms", connectTimeoutMs), ("silence.timeout.ms", silenceTimeoutMs),
             ("reconnect", reconnect), ("reconnect.initial.ms", reconnectInitialMs), ("reconnect.max.ms", reconnectMaxMs),
             ("reconnect.attempts", reconnectAttempts), ("reconnect.carry.over", reconnectCarryOver), ("always.on", alwaysOn),
-            ("always.on.pause.ms", alwaysOnPauseMs), ("log.level", logLevel),
+            ("always.on.pause.ms", alwaysOnPauseMs), ("log.level", logLevel), ("metrics.listen", metricsListen),
             ("log.transcripts", logTranscripts), ("events.transcripts", eventsTranscripts),
             ("first.message", firstMessage), ("prompt", prompt), ("language", language), ("voice.id", voiceId), ("user.id", userId),
         ]
@@ -170,7 +171,7 @@ struct Daemon {
         if let configurationProblem {
             logger.error("the configuration is invalid; every request is answered with this until it is fixed and reloaded: \(configurationProblem)")
         }
-        let services: [any Service] = [
+        var services: [any Service] = [
             ControlServer(
                 path: configuration.controlSocket, group: configuration.controlGroup,
                 commands: ControlCommands(supervisor: supervisor, events: events), notifier: notifier, logger: logger),
@@ -178,6 +179,9 @@ struct Daemon {
             Watchdog(supervisor: supervisor, notifier: notifier),
             ConfigurationReloader(supervisor: supervisor, notifier: notifier, logger: logger, logLevel: logLevel, load: reloadConfiguration),
         ]
+        if let address = configuration.metricsListen {
+            services.append(MetricsEndpoint(address: address, registry: DaemonMetrics.bootstrapPrometheus(), logger: logger))
+        }
         var groupConfiguration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = Self.shutdownLimit
         try await ServiceGroup(configuration: groupConfiguration).run()

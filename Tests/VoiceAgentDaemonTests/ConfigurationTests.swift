@@ -83,6 +83,22 @@ struct ConfigurationTests {
         }
     }
 
+    @Test func theMetricsListenerTakesAnAddressOrASocket() async throws {
+        let file = try temporaryFile("")
+        let load = { (value: String) in try await DaemonConfiguration.load(flags: ["metrics.listen": value], environment: [:], configFile: file) }
+        #expect(try await load("127.0.0.1:9464").metricsListen == .tcp(host: "127.0.0.1", port: 9464))
+        #expect(try await load("[::1]:9464").metricsListen == .tcp(host: "::1", port: 9464))
+        #expect(try await load("unix:/run/voiceagentd/metrics.sock").metricsListen == .unix(path: "/run/voiceagentd/metrics.sock"))
+        #expect(try await DaemonConfiguration.load(flags: [:], environment: [:], configFile: file).metricsListen == nil, "off by default")
+        for typo in ["9464", "localhost:http", "127.0.0.1:70000", "unix:relative.sock"] {
+            await #expect("\(typo)") {
+                try await load(typo)
+            } throws: { error in
+                String(describing: error).hasPrefix("invalid configuration --metrics-listen (VOICEAGENTD_METRICS_LISTEN, METRICS_LISTEN in the file): '\(typo)' is not HOST:PORT")
+            }
+        }
+    }
+
     @Test func everyKeyIsAnOptionOfTheDaemon() async throws {
         let help = try await runProgram(Binaries.path("voiceagentd"), ["--help"])
         for key in DaemonConfiguration.keys {

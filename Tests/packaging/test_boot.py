@@ -336,6 +336,17 @@ def test_the_journal_holds_the_conversation(installed, conversation):
     assert sequence == sorted(sequence)
 
 
+def test_metrics_are_served_under_the_hardened_unit(installed):
+    configure(installed, "METRICS_LISTEN=127.0.0.1:9464")
+    installed.check("systemctl restart voiceagentd.service")
+    member_holds_a_conversation(installed)
+    scrape = "bash -c 'exec 3<>/dev/tcp/127.0.0.1/9464 && printf \"GET /metrics HTTP/1.0\\r\\n\\r\\n\" >&3 && cat <&3'"
+    wait_for("the conversation in the metrics", lambda: "voiceagent_conversations_accepted_total 1" in installed.run(scrape).stdout)
+    assert "voiceagent_control_requests_total{command=\"start\"} 1" in installed.run(scrape).stdout
+    configure(installed)
+    installed.check("systemctl restart voiceagentd.service")
+
+
 def test_a_user_outside_the_group_is_refused(installed):
     installed.check("id outsider >/dev/null 2>&1 || useradd --no-create-home outsider")
     refused = installed.run("voiceagentctl status", user="outsider")

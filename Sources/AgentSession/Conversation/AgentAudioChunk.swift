@@ -32,3 +32,15 @@ public protocol AgentAudioSink: Sendable {
     /// Returns how many frames of agent audio were dropped unheard.
     func stopPlayback() -> Int
 }
+
+/// A microphone chunk, encoded for the agent, with when its last sample
+/// was captured (for the capture-to-wire time).
+public struct CapturedAudio: Sendable {
+    public let samples: Data
+    public let capturedAt: ContinuousClock.Instant
+
+    public init(samples: Data, capturedAt: ContinuousClock.Instant = .now) {
+        self.samples = samples
+        self.capturedAt = capturedAt
+    }
+}

@@ -108,7 +108,10 @@ struct ConversationStateMachine: Sendable {
             silencedByAgent = true
             return [.stopPlayback, .emit(.interruption(eventID: interruption.eventID, local: false))]
         case .ping(let ping):
-            if let milliseconds = ping.pingMs { latency.record(milliseconds) }
+            if let milliseconds = ping.pingMs {
+                latency.record(milliseconds)
+                SessionMetrics.pinged(roundTripMilliseconds: milliseconds)
+            }
             counters.pongsSent += 1
             return [.send(.pong(eventID: ping.eventID)), .emit(.ping(eventID: ping.eventID, latencyMs: ping.pingMs))]
         case .userTranscript(let transcript):

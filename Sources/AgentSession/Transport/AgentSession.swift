@@ -126,10 +126,10 @@ public actor AgentSession {
     /// event loop: a chunk goes from the capture thread to the socket with
     /// one thread switch, where a hop through the shared pool costs another
     /// wake-up fifty times a second.
-    public nonisolated func streamUserAudio(_ chunks: AsyncStream<Data>) async {
+    public nonisolated func streamUserAudio(_ chunks: AsyncStream<CapturedAudio>) async {
         await withTaskExecutorPreference(socketExecutor) {
-            for await chunk in chunks {
-                await sendUserAudio(chunk)
+            for await chunk in chunks where await sendUserAudio(chunk.samples) {
+                SessionMetrics.sent(afterCapture: ContinuousClock.now - chunk.capturedAt)
             }
         }
     }
@@ -395,7 +395,9 @@ public actor AgentSession {
                 nextSeq += 1
             case .runTool(let call):
                 schedule {
+                    let began = ContinuousClock.now
                     let result = await self.tools.answer(call)
+                    SessionMetrics.toolAnswered(isError: result.isError, after: ContinuousClock.now - began)
                     await self.toolFinished(result)
                 }
             }

@@ -1,0 +1,37 @@
+import CoreMetrics
+
+/// What a session reports through swift-metrics; the application chooses
+/// the backend (voiceagentd: Prometheus, when its listener is on).
+public enum SessionMetrics {
+    private static let pingLatency = Timer(label: "voiceagent_ping_latency_seconds")
+    private static let captureToWire = Timer(label: "voiceagent_capture_to_wire_seconds")
+    private static let toolCallDuration = Timer(label: "voiceagent_tool_call_duration_seconds")
+    private static let toolCallsSucceeded = Counter(label: "voiceagent_tool_calls_total", dimensions: [("outcome", "success")])
+    private static let toolCallsFailed = Counter(label: "voiceagent_tool_calls_total", dimensions: [("outcome", "error")])
+
+    /// Creates every metric now, so a scrape shows them at zero before
+    /// anything happened (call once the backend is bootstrapped).
+    public static func register() {
+        _ = (pingLatency, captureToWire, toolCallDuration, toolCallsSucceeded, toolCallsFailed)
+    }
+
+    static func pinged(roundTripMilliseconds milliseconds: Double) {
+        pingLatency.recordMilliseconds(milliseconds)
+    }
+
+    /// A microphone chunk reached the socket `elapsed` after its last sample was captured.
+    static func sent(afterCapture elapsed: Duration) {
+        captureToWire.record(elapsed)
+    }
+
+    static func toolAnswered(isError: Bool, after elapsed: Duration) {
+        toolCallDuration.record(elapsed)
+        (isError ? toolCallsFailed : toolCallsSucceeded).increment()
+    }
+}
+
+extension Timer {
+    func record(_ duration: Duration) {
+        recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+}
