@@ -6,9 +6,9 @@ import HummingbirdCore
 import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
-import Synchronization
 
 /// A local stand-in for the ElevenLabs conversation service: the public and
 /// signed-URL WebSocket endpoints and the signed-URL HTTP endpoint, speaking
@@ -156,15 +156,15 @@ public struct AgentSimulator: Sendable {
 
 /// The signatures handed out with signed URLs, each valid for one agent.
 final class SignatureBook: Sendable {
-    private let issued = Mutex<[String: String]>([:])
+    private let issued = NIOLockedValueBox<[String: String]>([:])
 
     func issue(for agentID: String) -> String {
         let signature = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        issued.withLock { $0[signature] = agentID }
+        issued.withLockedValue { $0[signature] = agentID }
         return signature
     }
 
     func isValid(_ signature: String, for agentID: String) -> Bool {
-        issued.withLock { $0[signature] == agentID }
+        issued.withLockedValue { $0[signature] == agentID }
     }
 }

@@ -1,5 +1,6 @@
 import AudioCodec
 import Foundation
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// The sound card side of one conversation: capture to the agent, playback
@@ -9,8 +10,8 @@ public final class AudioEngine: Sendable {
     public let configuration: AudioDeviceConfiguration
     private let statistics = SharedStatistics()
     private let report: @Sendable (AudioEngineEvent) -> Void
-    private let streams = Mutex<OpenStreams?>(nil)
-    private let muted: Atomic<Bool>
+    private let streams = NIOLockedValueBox<OpenStreams?>(nil)
+    private let muted: Synchronization.Atomic<Bool>
 
     private struct OpenStreams {
         let playback: PlaybackStream
@@ -21,7 +22,7 @@ public final class AudioEngine: Sendable {
         configuration: AudioDeviceConfiguration, muted: Bool = false, onEvent: @escaping @Sendable (AudioEngineEvent) -> Void = { _ in }
     ) {
         self.configuration = configuration
-        self.muted = Atomic(muted)
+        self.muted = Synchronization.Atomic(muted)
         self.report = onEvent
         statistics.update { $0.muted = muted }
     }
@@ -42,12 +43,12 @@ public final class AudioEngine: Sendable {
             await playback.stop()
             throw error
         }
-        streams.withLock { $0 = OpenStreams(playback: playback, capture: capture) }
+        streams.withLockedValue { $0 = OpenStreams(playback: playback, capture: capture) }
     }
 
     /// Queues agent speech: `bytes` of samples in `format`.
     public func play(_ bytes: Data, format: AudioFormat) {
-        guard let queue = streams.withLock({ $0?.playback.queue }) else {
+        guard let queue = streams.withLockedValue({ $0?.playback.queue }) else {
             statistics.update { $0.drop(PCMCodec.sampleCount(bytes: bytes.count, format: format), .deviceNotReady) }
             return
         }
@@ -64,7 +65,7 @@ public final class AudioEngine: Sendable {
     /// returns how many frames that was.
     @discardableResult
     public func stopPlayback() -> Int {
-        guard let playback = streams.withLock({ $0?.playback }) else { return 0 }
+        guard let playback = streams.withLockedValue({ $0?.playback }) else { return 0 }
         let queued = playback.interrupt()
         statistics.update { $0.drop(queued, .interrupted) }
         return queued
@@ -73,14 +74,14 @@ public final class AudioEngine: Sendable {
     /// Lets what is queued play out, for at most `limit`; what is left then
     /// is dropped. `stopPlayback` or `close` during the wait cut it short.
     public func drain(atMost limit: Duration) async {
-        guard let playback = streams.withLock({ $0?.playback }) else { return }
+        guard let playback = streams.withLockedValue({ $0?.playback }) else { return }
         await playback.drain(atMost: limit)
     }
 
     /// Closes both devices at once; agent audio not yet heard is counted as
     /// dropped because the conversation ended.
     public func close() async {
-        guard let open = streams.withLock({ $0.take() }) else { return }
+        guard let open = streams.withLockedValue({ $0.take() }) else { return }
         async let capture: Void = open.capture.stop()
         async let playback: Void = open.playback.stop()
         _ = await (capture, playback)
@@ -88,7 +89,7 @@ public final class AudioEngine: Sendable {
 
     public func setMuted(_ value: Bool) {
         muted.store(value, ordering: .relaxed)
-        streams.withLock { $0?.capture }?.setMuted(value)
+        streams.withLockedValue { $0?.capture }?.setMuted(value)
         statistics.update { $0.muted = value }
     }
 
@@ -96,7 +97,7 @@ public final class AudioEngine: Sendable {
 
     /// Whether agent speech is waiting for the speaker now.
     public var isPlaying: Bool {
-        (streams.withLock { $0?.playback.queue }?.queuedSamples ?? 0) > 0
+        (streams.withLockedValue { $0?.playback.queue }?.queuedSamples ?? 0) > 0
     }
 
     public var currentStatistics: AudioStatistics { statistics.snapshot }

@@ -1,28 +1,28 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// A dedicated thread for blocking ALSA calls, which must never run on the
 /// NIO event loops or the cooperative pool. `start` opens the device on the
 /// thread, returns once it is open (or throws why not), and leaves the
 /// thread running `body` with it; `join` waits for `body` to return.
 final class AudioThread: Sendable {
-    private let opened = Mutex<CheckedContinuation<Void, any Error>?>(nil)
-    private let exit = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let opened = NIOLockedValueBox<CheckedContinuation<Void, any Error>?>(nil)
+    private let exit = NIOLockedValueBox<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func start(
         name: String, open: @escaping @Sendable () throws -> PCMDevice, body: @escaping @Sendable (PCMDevice) -> Void
     ) async throws {
         try await withCheckedThrowingContinuation { continuation in
-            opened.withLock { $0 = continuation }
+            opened.withLockedValue { $0 = continuation }
             let thread = Thread { [self] in
                 do {
                     let device = try open()
-                    opened.withLock { $0.take() }?.resume()
+                    opened.withLockedValue { $0.take() }?.resume()
                     body(device)
                 } catch {
-                    opened.withLock { $0.take() }?.resume(throwing: error)
+                    opened.withLockedValue { $0.take() }?.resume(throwing: error)
                 }
-                let waiters = exit.withLock { state in
+                let waiters = exit.withLockedValue { state in
                     state.done = true
                     defer { state.waiters.removeAll() }
                     return state.waiters
@@ -37,7 +37,7 @@ final class AudioThread: Sendable {
     /// Waits for `body` to return; any number of callers may wait.
     func join() async {
         await withCheckedContinuation { continuation in
-            let done = exit.withLock { state -> Bool in
+            let done = exit.withLockedValue { state -> Bool in
                 if !state.done { state.waiters.append(continuation) }
                 return state.done
             }
@@ -48,11 +48,11 @@ final class AudioThread: Sendable {
 
 /// Counters and levels written by the audio threads, read by `status`.
 final class SharedStatistics: Sendable {
-    private let value = Mutex(AudioStatistics())
+    private let value = NIOLockedValueBox(AudioStatistics())
 
     func update(_ change: (inout AudioStatistics) -> Void) {
-        value.withLock { change(&$0) }
+        value.withLockedValue { change(&$0) }
     }
 
-    var snapshot: AudioStatistics { value.withLock { $0 } }
+    var snapshot: AudioStatistics { value.withLockedValue { $0 } }
 }

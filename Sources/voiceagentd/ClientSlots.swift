@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Who may hold a control connection. Of `capacity` connections, `reserve`
 /// are kept for the commands that must always get through (stop,
@@ -16,7 +16,7 @@ final class ClientSlots: Sendable {
     let capacity: Int
     let reserve: Int
     let perUser: Int
-    private let held = Mutex<(regular: [UInt32: Int], reserved: Int)>(([:], 0))
+    private let held = NIOLockedValueBox<(regular: [UInt32: Int], reserved: Int)>(([:], 0))
 
     init(capacity: Int = 64, reserve: Int = 8, perUser: Int = 16) {
         self.capacity = capacity
@@ -26,7 +26,7 @@ final class ClientSlots: Sendable {
 
     /// A slot for a client of `uid`, or nil when even the reserve is full.
     func take(uid: UInt32) -> Slot? {
-        held.withLock { held in
+        held.withLockedValue { held in
             let regularInUse = held.regular.values.reduce(0, +)
             if regularInUse < capacity - reserve, held.regular[uid, default: 0] < perUser {
                 held.regular[uid, default: 0] += 1
@@ -39,7 +39,7 @@ final class ClientSlots: Sendable {
     }
 
     func give(back slot: Slot, uid: UInt32) {
-        held.withLock { held in
+        held.withLockedValue { held in
             switch slot {
             case .regular:
                 held.regular[uid, default: 1] -= 1

@@ -1,5 +1,6 @@
 import AgentSession
 import Foundation
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// Client tools from a directory. A tool named `get_weather` is either
@@ -103,7 +104,7 @@ enum ToolDefinitionError: Error, CustomStringConvertible {
 
 /// One run of a tool executable, killable from another task.
 final class ToolProcess: Sendable {
-    private let process = Mutex<Process?>(nil)
+    private let process = NIOLockedValueBox<Process?>(nil)
     private let expiredFlag = Atomic(false)
     let command: [String]
     let input: Data
@@ -128,7 +129,7 @@ final class ToolProcess: Sendable {
         let exited = AsyncStream<Int32>.makeStream()
         process.terminationHandler = { exited.continuation.yield($0.terminationStatus) }
         try process.run()
-        self.process.withLock { $0 = process }
+        self.process.withLockedValue { $0 = process }
         try? stdin.fileHandleForWriting.write(contentsOf: input)
         try? stdin.fileHandleForWriting.close()
         async let output = Self.readBounded(stdout.fileHandleForReading)
@@ -153,7 +154,7 @@ final class ToolProcess: Sendable {
 
     /// A tool past its time gets no second chance to ignore a SIGTERM.
     func terminate() {
-        guard let process = process.withLock({ $0 }), process.isRunning else { return }
+        guard let process = process.withLockedValue({ $0 }), process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
     }
 

@@ -8,7 +8,6 @@ import NIOCore
 import NIOFoundationCompat
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 
 /// The control socket: accepts clients, reads their requests, and lets
 /// `ControlSession` answer each. Uses the socket systemd passes

@@ -1,9 +1,9 @@
 import ControlProtocol
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOFoundationCompat
-import Synchronization
 
 /// One client on the control socket: reads request lines, answers each,
 /// and streams events to it while it follows. Bad input gets an error
@@ -95,30 +95,30 @@ struct ControlSession {
     /// of its requests is being answered (a `start` can take seconds), and
     /// whether it follows events.
     final class Activity: Sendable {
-        private let state = Mutex<(lastHeard: ContinuousClock.Instant, answering: Bool, following: Bool)>((.now, false, false))
+        private let state = NIOLockedValueBox<(lastHeard: ContinuousClock.Instant, answering: Bool, following: Bool)>((.now, false, false))
 
         func touch() {
-            state.withLock { $0.lastHeard = .now }
+            state.withLockedValue { $0.lastHeard = .now }
         }
 
         func beginRequest() {
-            state.withLock { $0.answering = true }
+            state.withLockedValue { $0.answering = true }
         }
 
         func endRequest() {
-            state.withLock {
+            state.withLockedValue {
                 $0.answering = false
                 $0.lastHeard = .now
             }
         }
 
-        var isAnswering: Bool { state.withLock { $0.answering } }
+        var isAnswering: Bool { state.withLockedValue { $0.answering } }
 
         func startFollowing() {
-            state.withLock { $0.following = true }
+            state.withLockedValue { $0.following = true }
         }
 
-        var lastHeard: ContinuousClock.Instant { state.withLock { $0.lastHeard } }
-        var isFollowing: Bool { state.withLock { $0.following } }
+        var lastHeard: ContinuousClock.Instant { state.withLockedValue { $0.lastHeard } }
+        var isFollowing: Bool { state.withLockedValue { $0.following } }
     }
 }

@@ -1,18 +1,18 @@
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// The daemon's log level, which a reload changes for every logger at once.
 final class SharedLogLevel: Sendable {
-    private let level: Mutex<Logger.Level>
+    private let level: NIOLockedValueBox<Logger.Level>
 
     init(_ level: Logger.Level) {
-        self.level = Mutex(level)
+        self.level = NIOLockedValueBox(level)
     }
 
-    var value: Logger.Level { level.withLock { $0 } }
+    var value: Logger.Level { level.withLockedValue { $0 } }
 
     func set(_ newLevel: Logger.Level) {
-        level.withLock { $0 = newLevel }
+        level.withLockedValue { $0 = newLevel }
     }
 }
 

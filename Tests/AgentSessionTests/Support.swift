@@ -2,7 +2,7 @@ import AgentSession
 import AgentSimulator
 import Foundation
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 /// Records what a session hands to the audio side.
@@ -14,7 +14,7 @@ final class RecordingAudioSink: AgentAudioSink {
         case stop
     }
 
-    private let calls = Mutex<[Call]>([])
+    private let calls = NIOLockedValueBox<[Call]>([])
     /// Set to make `open` fail, as a missing sound card does.
     let openError: (any Error & Sendable)?
     let unplayedFrames: Int
@@ -25,25 +25,25 @@ final class RecordingAudioSink: AgentAudioSink {
     }
 
     func open(input: AudioFormat, output: AudioFormat) async throws {
-        calls.withLock { $0.append(.open(input: input, output: output)) }
+        calls.withLockedValue { $0.append(.open(input: input, output: output)) }
         if let openError { throw openError }
     }
 
     func discard(frames: Int, reason: DropReason) {
-        calls.withLock { $0.append(.discard(frames: frames, reason: reason)) }
+        calls.withLockedValue { $0.append(.discard(frames: frames, reason: reason)) }
     }
 
     func play(_ chunk: AgentAudioChunk) {
-        calls.withLock { $0.append(.play(chunk)) }
+        calls.withLockedValue { $0.append(.play(chunk)) }
     }
 
     /// Reports `unplayedFrames` dropped, as a speaker with that much queued would.
     func stopPlayback() -> Int {
-        calls.withLock { $0.append(.stop) }
+        calls.withLockedValue { $0.append(.stop) }
         return unplayedFrames
     }
 
-    var recorded: [Call] { calls.withLock { $0 } }
+    var recorded: [Call] { calls.withLockedValue { $0 } }
 
     var chunks: [AgentAudioChunk] {
         recorded.compactMap { if case .play(let chunk) = $0 { chunk } else { nil } }

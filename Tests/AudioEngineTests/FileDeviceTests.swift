@@ -1,7 +1,7 @@
 import AudioCodec
 @testable import AudioEngine
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 func waitFor(_ what: String, timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
@@ -18,13 +18,13 @@ struct TimedOut: Error, CustomStringConvertible {
 }
 
 final class ChunkCollector: Sendable {
-    private let chunks = Mutex<[Data]>([])
+    private let chunks = NIOLockedValueBox<[Data]>([])
 
     func append(_ chunk: Data) {
-        chunks.withLock { $0.append(chunk) }
+        chunks.withLockedValue { $0.append(chunk) }
     }
 
-    var all: [Data] { chunks.withLock { $0 } }
+    var all: [Data] { chunks.withLockedValue { $0 } }
 }
 
 /// An engine whose speaker writes to `output` and whose microphone hears silence.

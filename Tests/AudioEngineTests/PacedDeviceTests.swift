@@ -2,8 +2,8 @@ import AudioCodec
 @testable import AudioEngine
 import Foundation
 import Glibc
+import NIOConcurrencyHelpers
 import PacedAudioFixture
-import Synchronization
 import Testing
 
 /// `parec` on the speaker's monitor: everything the agent's voice played.
@@ -33,10 +33,10 @@ final class SpeakerRecording: Sendable {
 
 /// Little-endian bytes in, whole samples out, from any thread.
 final class SampleCollector: Sendable {
-    private let state = Mutex<(pending: [UInt8], samples: [Int16])>(([], []))
+    private let state = NIOLockedValueBox<(pending: [UInt8], samples: [Int16])>(([], []))
 
     func append(_ bytes: Data) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.pending.append(contentsOf: bytes)
             let whole = state.pending.count / 2 * 2
             for index in stride(from: 0, to: whole, by: 2) {
@@ -46,7 +46,7 @@ final class SampleCollector: Sendable {
         }
     }
 
-    var all: [Int16] { state.withLock { $0.samples } }
+    var all: [Int16] { state.withLockedValue { $0.samples } }
 }
 
 @Suite("The audio engine on real-time paced devices", .serialized, .timeLimit(.minutes(1)))
@@ -183,13 +183,13 @@ extension PacedDeviceTests {
 }
 
 final class EventCollector: Sendable {
-    private let events = Mutex<[AudioEngineEvent]>([])
+    private let events = NIOLockedValueBox<[AudioEngineEvent]>([])
 
     func append(_ event: AudioEngineEvent) {
-        events.withLock { $0.append(event) }
+        events.withLockedValue { $0.append(event) }
     }
 
-    var all: [AudioEngineEvent] { events.withLock { $0 } }
+    var all: [AudioEngineEvent] { events.withLockedValue { $0 } }
 }
 
 extension PacedAudioServer {

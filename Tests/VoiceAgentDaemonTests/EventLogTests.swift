@@ -1,16 +1,16 @@
 import ControlProtocol
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 @testable import voiceagentd
 
 final class CapturingJournal: EventJournal {
-    private let recorded = Mutex<[ControlEvent]>([])
+    private let recorded = NIOLockedValueBox<[ControlEvent]>([])
 
     func record(_ event: ControlEvent) {
-        recorded.withLock { $0.append(event) }
+        recorded.withLockedValue { $0.append(event) }
     }
 
-    var events: [ControlEvent] { recorded.withLock { $0 } }
+    var events: [ControlEvent] { recorded.withLockedValue { $0 } }
 }
 
 @Suite("The event log")

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// A TCP proxy on 127.0.0.1 between the daemon and the simulator that a
@@ -20,16 +21,16 @@ final class FaultProxy: Sendable {
 
     let port: Int
     private let listener: Int32
-    private let upstreamPort: Atomic<Int>
-    private let state = Mutex<(mode: Mode, connections: [Connection])>((.forward, []))
+    private let upstreamPort: Synchronization.Atomic<Int>
+    private let state = NIOLockedValueBox<(mode: Mode, connections: [Connection])>((.forward, []))
 
     /// Both directions of one proxied connection; the second pump to finish
     /// closes both descriptors.
     private final class Connection: Sendable {
         let client: Int32
         let upstream: Int32
-        let reset = Atomic(false)
-        let finishedPumps = Atomic(0)
+        let reset = Synchronization.Atomic(false)
+        let finishedPumps = Synchronization.Atomic(0)
 
         init(client: Int32, upstream: Int32) {
             self.client = client
@@ -57,7 +58,7 @@ final class FaultProxy: Sendable {
     }
 
     init(to upstreamPort: Int) throws {
-        self.upstreamPort = Atomic(upstreamPort)
+        self.upstreamPort = Synchronization.Atomic(upstreamPort)
         let listening = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var reuse: Int32 = 1
         setsockopt(listening, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
@@ -76,7 +77,7 @@ final class FaultProxy: Sendable {
 
     deinit {
         shutdown(listener, Int32(SHUT_RDWR))
-        for connection in state.withLock({ $0.connections }) {
+        for connection in state.withLockedValue({ $0.connections }) {
             connection.end(resetting: false)
         }
     }
@@ -84,7 +85,7 @@ final class FaultProxy: Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     func set(_ mode: Mode) {
-        state.withLock { $0.mode = mode }
+        state.withLockedValue { $0.mode = mode }
     }
 
     /// New connections go to this port: another server behind the same address.
@@ -95,7 +96,7 @@ final class FaultProxy: Sendable {
     /// Resets every open connection (RST, not FIN), as a router that lost
     /// its state does.
     func resetConnections() {
-        let connections = state.withLock { state in
+        let connections = state.withLockedValue { state in
             defer { state.connections.removeAll() }
             return state.connections
         }
@@ -105,7 +106,7 @@ final class FaultProxy: Sendable {
     }
 
     private func connectUpstream(_ client: Int32) {
-        guard state.withLock({ $0.mode }) == .forward else {
+        guard state.withLockedValue({ $0.mode }) == .forward else {
             close(client)
             return
         }
@@ -120,7 +121,7 @@ final class FaultProxy: Sendable {
             return
         }
         let connection = Connection(client: client, upstream: upstream)
-        state.withLock { $0.connections.append(connection) }
+        state.withLockedValue { $0.connections.append(connection) }
         pump(from: client, to: upstream, of: connection)
         pump(from: upstream, to: client, of: connection)
     }
@@ -139,7 +140,7 @@ final class FaultProxy: Sendable {
                     }
                     return
                 }
-                guard state.withLock({ $0.mode }) == .forward else { continue }
+                guard state.withLockedValue({ $0.mode }) == .forward else { continue }
                 var offset = 0
                 while offset < count {
                     let written = buffer.withUnsafeBytes { write(destination, $0.baseAddress! + offset, count - offset) }

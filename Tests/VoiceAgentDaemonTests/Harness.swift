@@ -3,8 +3,8 @@ import ControlProtocol
 import Foundation
 import Glibc
 import Logging
+import NIOConcurrencyHelpers
 import PacedAudioFixture
-import Synchronization
 import Testing
 
 /// The built programs, found next to the test bundle.
@@ -240,10 +240,10 @@ final class EventFollower: Sendable {
 
 /// Bytes in, complete lines out, from any thread.
 final class LineCollector: Sendable {
-    private let state = Mutex<(partial: Data, lines: [String])>((Data(), []))
+    private let state = NIOLockedValueBox<(partial: Data, lines: [String])>((Data(), []))
 
     func append(_ chunk: Data) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.partial.append(chunk)
             while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
                 state.lines.append(String(decoding: state.partial[state.partial.startIndex..<newline], as: UTF8.self))
@@ -252,7 +252,7 @@ final class LineCollector: Sendable {
         }
     }
 
-    var all: [String] { state.withLock { $0.lines } }
+    var all: [String] { state.withLockedValue { $0.lines } }
 }
 
 extension PacedAudioServer {

@@ -1,7 +1,7 @@
 import ControlProtocol
 import Foundation
 import Glibc
-import Synchronization
+import NIOConcurrencyHelpers
 
 func unixAddress(_ path: String) -> sockaddr_un {
     var address = sockaddr_un()
@@ -56,13 +56,13 @@ final class DatagramCollector: Sendable {
 }
 
 final class MessageStore: Sendable {
-    private let messages = Mutex<[String]>([])
+    private let messages = NIOLockedValueBox<[String]>([])
 
     func append(_ message: String) {
-        messages.withLock { $0.append(message) }
+        messages.withLockedValue { $0.append(message) }
     }
 
-    var all: [String] { messages.withLock { $0 } }
+    var all: [String] { messages.withLockedValue { $0 } }
 }
 
 /// A client that writes whatever bytes a test wants on the control socket.

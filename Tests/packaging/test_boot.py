@@ -347,6 +347,35 @@ def test_metrics_are_served_under_the_hardened_unit(installed):
     installed.check("systemctl restart voiceagentd.service")
 
 
+def test_always_on_starts_a_conversation_by_itself_and_stop_pauses_it(installed):
+    configure(installed, "ALWAYS_ON=yes", "ALWAYS_ON_PAUSE_MS=500")
+    installed.check("systemctl restart voiceagentd.service")
+    status = lambda: json.loads(installed.check("voiceagentctl status --json", user=MEMBER))
+    wait_for("a conversation nobody started", lambda: status()["state"] == "active")
+    assert status()["always_on"] == "on"
+    assert "stopped" in installed.check("voiceagentctl stop", user=MEMBER)
+    assert status()["always_on"] == "paused" and status()["state"] == "idle"
+    configure(installed)
+    installed.check("systemctl restart voiceagentd.service")
+
+
+def test_transcripts_stay_out_of_the_journal_when_asked(installed):
+    configure(installed, "LOG_TRANSCRIPTS=no")
+    installed.check("systemctl restart voiceagentd.service")
+    started = installed.check("voiceagentctl start", user=MEMBER)
+    conversation = re.search(r"started conversation (\S+)", started)[1]
+    greeting = lambda: installed.check("voiceagentctl events", user=MEMBER)
+    wait_for("the greeting, without its words", lambda: "transcript=withheld" in greeting())
+    assert "agent:" not in greeting()
+    assert "stopped" in installed.check("voiceagentctl stop", user=MEMBER)
+    lines = installed.check(f"journalctl -u voiceagentd VOICEAGENT_CONVERSATION_ID={conversation} -o json --no-pager")
+    responses = [json.loads(line) for line in lines.splitlines() if '"VOICEAGENT_EVENT":"agent_response"' in line.replace(" ", "")]
+    assert responses, lines
+    assert all("VOICEAGENT_TEXT" not in entry and entry["VOICEAGENT_TRANSCRIPT"] == "withheld" for entry in responses)
+    configure(installed)
+    installed.check("systemctl restart voiceagentd.service")
+
+
 def test_a_user_outside_the_group_is_refused(installed):
     installed.check("id outsider >/dev/null 2>&1 || useradd --no-create-home outsider")
     refused = installed.run("voiceagentctl status", user="outsider")

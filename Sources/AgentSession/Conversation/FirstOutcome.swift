@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Runs two operations and returns whichever finishes first, without waiting
 /// for the loser (which is cancelled). A task group would wait for both.
@@ -7,18 +7,18 @@ enum FirstOutcome<Value: Sendable> {
         _ first: @escaping @Sendable () async -> Value,
         _ second: @escaping @Sendable () async -> Value
     ) async -> Value {
-        let slot = Mutex<CheckedContinuation<Value, Never>?>(nil)
-        let tasks = Mutex<[Task<Void, Never>]>([])
+        let slot = NIOLockedValueBox<CheckedContinuation<Value, Never>?>(nil)
+        let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
         let value = await withCheckedContinuation { continuation in
-            slot.withLock { $0 = continuation }
+            slot.withLockedValue { $0 = continuation }
             let resumeOnce: @Sendable (Value) -> Void = { value in
-                slot.withLock { $0.take() }?.resume(returning: value)
+                slot.withLockedValue { $0.take() }?.resume(returning: value)
             }
-            tasks.withLock {
+            tasks.withLockedValue {
                 $0 = [Task { resumeOnce(await first()) }, Task { resumeOnce(await second()) }]
             }
         }
-        for task in tasks.withLock({ $0 }) { task.cancel() }
+        for task in tasks.withLockedValue({ $0 }) { task.cancel() }
         return value
     }
 }
