@@ -25,12 +25,15 @@ final class FaultProxy: Sendable {
     private let state = NIOLockedValueBox<(mode: Mode, connections: [Connection])>((.forward, []))
 
     /// Both directions of one proxied connection; the second pump to finish
-    /// closes both descriptors.
+    /// closes both descriptors. Ending and closing hold one lock: a
+    /// descriptor number is never shut down after it was closed, when it may
+    /// already be another test's socket.
     private final class Connection: Sendable {
         let client: Int32
         let upstream: Int32
         let reset = Synchronization.Atomic(false)
-        let finishedPumps = Synchronization.Atomic(0)
+        /// Pumps finished so far; 2 once both descriptors are closed.
+        private let finishedPumps = NIOLockedValueBox(0)
 
         init(client: Int32, upstream: Int32) {
             self.client = client
@@ -39,21 +42,27 @@ final class FaultProxy: Sendable {
 
         /// Wakes both pumps, which then end and close.
         func end(resetting: Bool) {
-            if resetting {
-                reset.store(true, ordering: .sequentiallyConsistent)
-                var abort = linger(l_onoff: 1, l_linger: 0)
-                for descriptor in [client, upstream] {
-                    setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
+            finishedPumps.withLockedValue { finished in
+                guard finished < 2 else { return }
+                if resetting {
+                    reset.store(true, ordering: .sequentiallyConsistent)
+                    var abort = linger(l_onoff: 1, l_linger: 0)
+                    for descriptor in [client, upstream] {
+                        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
+                    }
                 }
+                shutdown(client, Int32(SHUT_RD))
+                shutdown(upstream, Int32(SHUT_RD))
             }
-            shutdown(client, Int32(SHUT_RD))
-            shutdown(upstream, Int32(SHUT_RD))
         }
 
         func pumpFinished() {
-            guard finishedPumps.add(1, ordering: .sequentiallyConsistent).newValue == 2 else { return }
-            close(client)
-            close(upstream)
+            finishedPumps.withLockedValue { finished in
+                finished += 1
+                guard finished == 2 else { return }
+                close(client)
+                close(upstream)
+            }
         }
     }
 

@@ -36,19 +36,21 @@ final class DatagramCollector: Sendable {
         }
         guard bound == 0 else { throw SocketError("bind \(path)") }
         let socket = descriptor
+        // The reader closes the socket when it ends, so it never reads a
+        // descriptor number that was closed and given to another test.
         Thread { [received] in
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
                 let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
-                guard count > 0 else { return }
+                guard count > 0 else { break }
                 received.append(String(decoding: buffer[..<count], as: UTF8.self))
             }
+            close(socket)
         }.start()
     }
 
     deinit {
         shutdown(descriptor, Int32(SHUT_RDWR))
-        close(descriptor)
         unlink(path)
     }
 
