@@ -22,7 +22,7 @@ enum DaemonMetrics {
 
     static func conversationEnded(reason: String, after elapsed: Duration) {
         Counter(label: "voiceagent_conversations_ended_total", dimensions: [("reason", reason)]).increment()
-        duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        duration.record(elapsed)
     }
 
     static func reconnecting() {

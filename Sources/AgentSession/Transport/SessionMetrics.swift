@@ -31,7 +31,7 @@ public enum SessionMetrics {
 }
 
 extension Timer {
-    func record(_ duration: Duration) {
+    package func record(_ duration: Duration) {
         recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 }
