@@ -95,9 +95,12 @@ public final class AudioEngine: Sendable {
 
     public var isMuted: Bool { muted.load(ordering: .relaxed) }
 
-    /// Whether agent speech is waiting for the speaker now.
+    /// Whether agent speech is queued for the speaker or may still be
+    /// playing from its buffer: a server that paces its audio leaves the
+    /// queue empty between chunks while the reply goes on.
     public var isPlaying: Bool {
-        (streams.withLockedValue { $0?.playback.queue }?.queuedSamples ?? 0) > 0
+        if (streams.withLockedValue { $0?.playback.queue }?.queuedSamples ?? 0) > 0 { return true }
+        return statistics.snapshot.audibleUntil.map { $0 > .now } ?? false
     }
 
     public var currentStatistics: AudioStatistics { statistics.snapshot }

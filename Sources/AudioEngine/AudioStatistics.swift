@@ -15,6 +15,10 @@ public struct AudioStatistics: Sendable, Equatable {
     public var muted = false
     /// From the last interrupt to the device's buffer being dropped.
     public var lastInterruptToSilenceMs: Double?
+    /// Until when what was last written to the speaker may still be
+    /// playing (the device's buffer, and a period to spare); nil once
+    /// silenced.
+    public var audibleUntil: ContinuousClock.Instant?
 
     public init() {}
 

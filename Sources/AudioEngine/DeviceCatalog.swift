@@ -43,14 +43,15 @@ public enum DeviceCatalog {
         defer { voiceagent_alsa_errors_quiet(0) }
         var listings: [PCMListing] = []
         var unopenable: [String] = []
-        for hint in hints() where !extra.contains(hint.name) {
+        let hints = hints()
+        for hint in hints where !extra.contains(hint.name) {
             let listing = PCMListing(
                 name: hint.name, description: hint.description,
                 capture: hint.capture ? probe(hint.name, capture: true) : nil, playback: hint.playback ? probe(hint.name, capture: false) : nil)
             if listing.opens { listings.append(listing) } else { unopenable.append(hint.name) }
         }
         for name in Set(extra).sorted() {
-            let description = hints().first { $0.name == name }?.description
+            let description = hints.first { $0.name == name }?.description
             listings.append(PCMListing(name: name, description: description, capture: probe(name, capture: true), playback: probe(name, capture: false)))
         }
         return (listings, unopenable)

@@ -74,6 +74,11 @@ final class PlaybackStream: Sendable {
 
     private var isRunning: Bool { running.load(ordering: .relaxed) }
 
+    /// How long a write can still be heard: a full buffer, and a period to spare.
+    private var audibleAfterWrite: Duration {
+        .milliseconds(configuration.periodMilliseconds * (configuration.bufferPeriods + 1))
+    }
+
     private func open() throws -> PCMDevice {
         try PCMDevice(
             name: device, direction: .playback, sampleRate: sampleRate,
@@ -117,6 +122,7 @@ final class PlaybackStream: Sendable {
                 $0.framesPlayed += written
                 $0.drop(take.samples - written, unwritten)
                 $0.outputLevelDBFS = level
+                $0.audibleUntil = .now + audibleAfterWrite
             }
             if let lost {
                 guard let reopened = reopen(after: pcm, error: lost) else { break }
@@ -143,6 +149,7 @@ final class PlaybackStream: Sendable {
         statistics.update {
             $0.framesPlayed -= pending
             $0.drop(pending, reason)
+            $0.audibleUntil = nil
         }
         if (try? pcm.dropAndPrepare()) == nil {
             return reopen(after: pcm)

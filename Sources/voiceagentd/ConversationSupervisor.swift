@@ -95,7 +95,6 @@ actor ConversationSupervisor: Service {
             throw ControlError(.conversationRunning, "a lost conversation is reconnecting; stop it first")
         }
         let conversation = try replacement(for: options)
-        DaemonMetrics.conversationStarted()
         current = conversation
         stopRequested = false
         let (ended, endedSink) = AsyncStream.makeStream(of: Never.self)
@@ -268,15 +267,15 @@ actor ConversationSupervisor: Service {
             starter = nil
             DaemonMetrics.conversationEnded(reason: reason.kind, after: ContinuousClock.now - conversation.startedAt)
             lastAudio = conversation.engine.currentStatistics
-            lastHistory = HistoryReport(
-                conversationID: conversation.conversationID, current: false,
-                turns: await conversation.sessionSnapshot.history.map(HistoryReport.Turn.init))
+            let turns = await conversation.sessionSnapshot.history
+            let ended = HistoryReport(conversationID: conversation.conversationID, current: false, turns: turns.map(HistoryReport.Turn.init))
+            // Kept without the words unless clients may see them.
+            lastHistory = await events.privacy.shownToClients ? ended : ended.withoutSpeech
             lastEnd = StatusReport.LastEnd(conversationID: conversation.conversationID, reason: reason.kind, explanation: reason.explanation)
             if let established = conversation.conversationID {
                 lost = established
                 attempt = 0
                 if configuration.reconnect.carriesOver {
-                    let turns = await conversation.sessionSnapshot.history
                     carryOver = carryOver?.adding(turns) ?? CarryOver(turns: turns)
                 }
             }
@@ -298,7 +297,6 @@ actor ConversationSupervisor: Service {
                 guard await waitToReconnect(attempt: attempt, after: delay, lost: lost, because: reason) else { break }
             }
             guard let next = try? replacement(for: launch.options, carryingOver: carryOver) else { break }
-            DaemonMetrics.conversationStarted()
             conversation = next
             current = next
         }
@@ -408,10 +406,12 @@ actor ConversationSupervisor: Service {
     /// A new conversation for the same start options, from the configuration
     /// of this moment, told of the one it replaces when carrying over.
     private func replacement(for options: StartOptions, carryingOver carryOver: CarryOver? = nil) throws(ControlError) -> Conversation {
-        Conversation(
+        let conversation = Conversation(
             configuration: configuration,
             session: try sessionConfiguration(for: options, greeting: carryOver?.asksNotToGreet != true),
             opening: carryOver.map { .contextualUpdate(text: $0.contextualUpdate) }, muted: muted, events: events, logger: logger)
+        DaemonMetrics.conversationStarted()
+        return conversation
     }
 
     /// `greeting` false asks the agent for an empty first message.

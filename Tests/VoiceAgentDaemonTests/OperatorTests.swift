@@ -39,13 +39,27 @@ struct OperatorTests {
         #expect(try await daemon.terminate() == 0)
     }
 
-    @Test func statusShowsTheModeAndTheLastVoiceActivityScore() async throws {
-        let simulator = try await SimulatorProcess { $0.scenario = .allEvents }
+    /// A server that paces its audio leaves the queue empty between chunks:
+    /// the mode must stay `speaking` through the whole reply all the same.
+    @Test(arguments: [ReplyDelivery.burst, .paced])
+    func statusShowsTheModeAndTheLastVoiceActivityScore(delivery: ReplyDelivery) async throws {
+        let simulator = try await SimulatorProcess {
+            $0.scenario = .allEvents
+            $0.delivery = delivery
+            $0.replySeconds = 1.0
+        }
         let daemon = try await DaemonProcess(simulator: simulator, audio: .operatorTests)
         #expect(try await daemon.status().mode == nil, "no mode while idle")
         #expect(try await daemon.ctl("start").status == 0)
         try await waitFor("the greeting playing") { try await daemon.status().mode == "speaking" }
         #expect(try await daemon.status().vadScore == 0.9)
+        var modes: [String?] = []
+        try await waitFor("most of the greeting played") {
+            let status = try await daemon.status()
+            modes.append(status.mode)
+            return status.audio.framesPlayed >= 12_000
+        }
+        #expect(modes.allSatisfy { $0 == "speaking" }, "speaking throughout the reply: \(modes)")
         try await waitFor("the greeting played out") { try await daemon.status().mode == "listening" }
         let text = try await daemon.ctl("status")
         #expect(text.output.contains("active, listening, voice activity 0.9 (conversation conv_"), "\(text.output)")
