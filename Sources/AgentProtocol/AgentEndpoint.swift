@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where the conversation service lives and how to address one agent on it.
 public struct AgentEndpoint: Sendable, Equatable {
@@ -55,10 +55,19 @@ public struct AgentEndpoint: Sendable, Equatable {
         items.map { "\($0.0)=\(percentEncoded($0.1))" }.joined(separator: "&")
     }
 
-    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+    private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
 
+    /// Every byte of the UTF-8 but RFC 3986's unreserved characters as %XX.
     public static func percentEncoded(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
+        var encoded = ""
+        for byte in text.utf8 {
+            if unreserved.contains(byte) {
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                encoded += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return encoded
     }
 }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Everything a client sends to the agent, one JSON text frame each.
 public enum ClientMessage: Sendable, Equatable {

@@ -1,5 +1,5 @@
 import AudioCodec
-import Foundation
+import FoundationEssentials
 
 // The payloads of server messages, with the protocol's field names.
 

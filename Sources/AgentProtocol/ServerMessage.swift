@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Everything the agent sends. Each message names its `type`; its payload
 /// sits under a key that differs per type.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 #if !_endian(little)
 #error("PCMCodec copies samples as they lie in memory; the wire is little-endian")

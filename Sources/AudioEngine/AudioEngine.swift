@@ -1,5 +1,5 @@
 import AudioCodec
-import Foundation
+import FoundationEssentials
 import NIOConcurrencyHelpers
 import Synchronization
 

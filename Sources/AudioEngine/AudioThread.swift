@@ -1,4 +1,3 @@
-import Foundation
 import NIOConcurrencyHelpers
 
 /// A dedicated thread for blocking ALSA calls, which must never run on the
@@ -14,24 +13,31 @@ final class AudioThread: Sendable {
     ) async throws {
         try await withCheckedThrowingContinuation { continuation in
             opened.withLockedValue { $0 = continuation }
-            let thread = Thread { [self] in
-                do {
-                    let device = try open()
-                    opened.withLockedValue { $0.take() }?.resume()
-                    body(device)
-                } catch {
-                    opened.withLockedValue { $0.take() }?.resume(throwing: error)
+            do {
+                try PosixThread.start(name: name) { [self] in
+                    do {
+                        let device = try open()
+                        opened.withLockedValue { $0.take() }?.resume()
+                        body(device)
+                    } catch {
+                        opened.withLockedValue { $0.take() }?.resume(throwing: error)
+                    }
+                    finished()
                 }
-                let waiters = exit.withLockedValue { state in
-                    state.done = true
-                    defer { state.waiters.removeAll() }
-                    return state.waiters
-                }
-                for waiter in waiters { waiter.resume() }
+            } catch {
+                opened.withLockedValue { $0.take() }?.resume(throwing: error)
+                finished()
             }
-            thread.name = name
-            thread.start()
         }
+    }
+
+    private func finished() {
+        let waiters = exit.withLockedValue { state in
+            state.done = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Waits for `body` to return; any number of callers may wait.

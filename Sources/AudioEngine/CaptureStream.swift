@@ -1,5 +1,5 @@
 import AudioCodec
-import Foundation
+import FoundationEssentials
 import Glibc
 import Synchronization
 
@@ -36,7 +36,7 @@ final class CaptureStream: Sendable {
     }
 
     func start() async throws {
-        try await thread.start(name: "voiceagent-capture", open: open) { self.run(on: $0) }
+        try await thread.start(name: "audio-capture", open: open) { self.run(on: $0) }
     }
 
     func stop() async {

@@ -1,5 +1,5 @@
 import CALSA
-import Foundation
+import FoundationEssentials
 
 /// One ALSA PCM as `devices` lists it.
 public struct PCMListing: Sendable, Equatable {
@@ -60,7 +60,11 @@ public enum DeviceCatalog {
     /// `list` on a thread of its own: opening devices blocks.
     public static func listed(including extra: [String]) async -> (listings: [PCMListing], unopenable: [String]) {
         await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: list(including: extra)) }.start()
+            do {
+                try PosixThread.start(name: "device-probe") { continuation.resume(returning: list(including: extra)) }
+            } catch {
+                continuation.resume(returning: ([], []))
+            }
         }
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A process that holds an ALSA PCM open.
 public struct DeviceHolder: Sendable, Equatable, CustomStringConvertible {
@@ -29,8 +29,8 @@ public enum DeviceHolders {
                     guard let status = try? String(contentsOfFile: "\(asound)/\(card)/\(pcm)/\(substream)/status", encoding: .utf8),
                         let pid = ownerPID(in: status), !holders.contains(where: { $0.pid == pid })
                     else { continue }
-                    let command = (try? String(contentsOfFile: "\(proc)/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-                    holders.append(DeviceHolder(pid: pid, command: command ?? "?"))
+                    let command = (try? String(contentsOfFile: "\(proc)/\(pid)/comm", encoding: .utf8))?.split(whereSeparator: \.isNewline).first
+                    holders.append(DeviceHolder(pid: pid, command: command.map(String.init) ?? "?"))
                 }
             }
         }
@@ -41,8 +41,8 @@ public enum DeviceHolders {
     static func ownerPID(in status: String) -> Int32? {
         for line in status.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1)
-            if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "owner_pid" {
-                return Int32(parts[1].trimmingCharacters(in: .whitespaces))
+            if parts.count == 2, parts[0].split(whereSeparator: \.isWhitespace) == ["owner_pid"] {
+                return parts[1].split(whereSeparator: \.isWhitespace).first.flatMap { Int32($0) }
             }
         }
         return nil

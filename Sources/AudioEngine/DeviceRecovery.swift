@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// A device went away (a USB speakerphone unplugged): report it, then open
 /// it again with backoff until it returns or the stream stops. The
@@ -19,7 +19,7 @@ struct DeviceRecovery {
                 report(.deviceRestored(device: device))
                 return reopened
             }
-            Thread.sleep(forTimeInterval: delay)
+            usleep(UInt32(delay * 1_000_000))
             delay = min(delay * 2, 5)
         }
         return nil

@@ -1,5 +1,5 @@
 import DequeModule
-import Foundation
+import NIOConcurrencyHelpers
 
 /// The agent's speech waiting to be played, shared by the session
 /// (producer) and the playback thread (consumer). It holds at most
@@ -7,12 +7,15 @@ import Foundation
 /// of two minutes would keep 3.7 MB resident through every conversation.
 ///
 /// `@unchecked Sendable`: every stored property is read and written only
-/// while `condition` is locked; the condition also wakes the consumer.
+/// while `condition` is locked. Its value says whether the consumer has
+/// something to do, and wakes it when that becomes true.
 final class PlaybackQueue: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = ConditionLock(value: false)
     private let capacity: Int
     private var samples = Deque<Int16>()
     private var generation: UInt64 = 0
+    /// The generation the consumer last saw.
+    private var consumerGeneration: UInt64 = 0
     private var clearedAt = ContinuousClock.now
     private var ending = Ending.no
 
@@ -32,10 +35,9 @@ final class PlaybackQueue: @unchecked Sendable {
     /// Appends samples; returns how many did not fit and were dropped.
     func append(_ newSamples: some Collection<Int16>) -> Int {
         condition.lock()
-        defer { condition.unlock() }
         let accepted = min(newSamples.count, capacity - samples.count)
         samples.append(contentsOf: newSamples.prefix(accepted))
-        condition.signal()
+        condition.unlock(withValue: consumerHasWork)
         return newSamples.count - accepted
     }
 
@@ -43,12 +45,11 @@ final class PlaybackQueue: @unchecked Sendable {
     /// device. Returns how many samples were forgotten.
     func clear() -> Int {
         condition.lock()
-        defer { condition.unlock() }
         let forgotten = samples.count
         samples.removeAll()
         generation &+= 1
         clearedAt = .now
-        condition.signal()
+        condition.unlock(withValue: consumerHasWork)
         return forgotten
     }
 
@@ -56,8 +57,7 @@ final class PlaybackQueue: @unchecked Sendable {
     func end(_ when: Ending) {
         condition.lock()
         if case .now = when { ending = .now } else if case .no = ending { ending = when }
-        condition.signal()
-        condition.unlock()
+        condition.unlock(withValue: consumerHasWork)
     }
 
     struct Take {
@@ -81,11 +81,11 @@ final class PlaybackQueue: @unchecked Sendable {
     /// Copies up to `buffer.count` samples, waiting until some are queued
     /// or the queue is cleared or ended. Between replies the playback
     /// thread sleeps here without waking.
-    func take(into buffer: UnsafeMutableBufferPointer<Int16>, knownGeneration: UInt64) -> Take {
-        condition.lock()
-        defer { condition.unlock() }
-        while samples.isEmpty, case .no = ending, generation == knownGeneration {
-            condition.wait()
+    func take(into buffer: UnsafeMutableBufferPointer<Int16>) -> Take {
+        condition.lock(whenValue: true)
+        defer {
+            consumerGeneration = generation
+            condition.unlock(withValue: consumerHasWork)
         }
         let finished: Finish? =
             switch ending {
@@ -110,5 +110,12 @@ final class PlaybackQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return samples.count
+    }
+
+    /// Samples to play, a clear not yet seen, or an end: called locked.
+    private var consumerHasWork: Bool {
+        if !samples.isEmpty || generation != consumerGeneration { return true }
+        if case .no = ending { return false }
+        return true
     }
 }

@@ -1,5 +1,5 @@
 import AudioCodec
-import Foundation
+import FoundationEssentials
 import Glibc
 import Synchronization
 
@@ -34,7 +34,7 @@ final class PlaybackStream: Sendable {
     }
 
     func start() async throws {
-        try await thread.start(name: "voiceagent-playback", open: open) { self.run(on: $0) }
+        try await thread.start(name: "audio-playback", open: open) { self.run(on: $0) }
     }
 
     /// Plays what is queued to the end, then closes; stops at once when
@@ -94,7 +94,7 @@ final class PlaybackStream: Sendable {
         var finish = PlaybackQueue.Finish.drop
         while isRunning {
             let take = period.withUnsafeMutableBufferPointer {
-                queue.take(into: $0, knownGeneration: generation)
+                queue.take(into: $0)
             }
             if let finished = take.finished {
                 finish = finished

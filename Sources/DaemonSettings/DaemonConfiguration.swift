@@ -2,7 +2,7 @@ import AgentProtocol
 import AudioEngine
 import Configuration
 import ControlProtocol
-import Foundation
+import FoundationEssentials
 import Logging
 import SystemPackage
 
@@ -45,8 +45,8 @@ package struct DaemonConfiguration: Sendable, Equatable {
         package let defaultValue: String?
         package let help: String
 
-        package var flag: String { "--" + name.replacingOccurrences(of: ".", with: "-") }
-        package var fileKey: String { name.replacingOccurrences(of: ".", with: "_").uppercased() }
+        package var flag: String { "--" + name.replacing(".", with: "-") }
+        package var fileKey: String { name.replacing(".", with: "_").uppercased() }
         package var environmentVariable: String { "VOICEAGENTD_" + fileKey }
     }
 

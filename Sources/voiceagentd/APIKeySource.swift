@@ -1,5 +1,5 @@
 import DaemonSettings
-import Foundation
+import FoundationEssentials
 
 /// Finds the ElevenLabs API key: the systemd credential first, then the
 /// environment. The key is only ever handed to the signed-URL request.
@@ -20,7 +20,7 @@ enum APIKeySource {
     }
 
     private static func nonEmpty(_ text: String) -> String? {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return trimmed.isEmpty ? nil : trimmed
+        let trimmed = text.trimmed(\.isWhitespace)
+        return trimmed.isEmpty ? nil : String(trimmed)
     }
 }

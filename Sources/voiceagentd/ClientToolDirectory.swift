@@ -1,7 +1,7 @@
 import AgentSession
-import Foundation
-import NIOConcurrencyHelpers
-import Synchronization
+import FoundationEssentials
+import Subprocess
+import SystemPackage
 
 /// Client tools from a directory. A tool named `get_weather` is either
 /// `<directory>/get_weather.tool`, a definition with the command line and
@@ -17,24 +17,54 @@ struct ClientToolDirectory: ClientToolRunner {
 
     func run(tool name: String, parameters: [String: JSONValue]) async throws -> String {
         let definition = try definition(of: name)
-        let input = Data(try JSONWire.encode(parameters).utf8)
-        let execution = ToolProcess(command: definition.command, input: input)
-        let timer = definition.timeout.map { timeout in
-            Task {
+        let input = try JSONWire.encode(parameters)
+        guard let timeout = definition.timeout else {
+            return try await Self.execute(definition.command, input: input, name: name)
+        }
+        // The loser is cancelled: a tool past its time is killed (SIGKILL,
+        // no second chance to ignore a SIGTERM).
+        return try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask { try await Self.execute(definition.command, input: input, name: name) }
+            group.addTask {
                 try await Task.sleep(for: timeout)
-                execution.expire()
+                return nil
             }
-        }
-        defer { timer?.cancel() }
-        do {
-            return try await withTaskCancellationHandler {
-                try await execution.run(name: name)
-            } onCancel: {
-                execution.terminate()
+            defer { group.cancelAll() }
+            guard let result = try await group.next() ?? nil else {
+                throw ClientToolError.timedOut(tool: name, after: timeout)
             }
-        } catch where execution.expired {
-            throw ClientToolError.timedOut(tool: name, after: definition.timeout ?? .zero)
+            return result
         }
+    }
+
+    /// Runs the command with `input` on stdin, in "/", in the clean
+    /// environment; returns its stdout, at most `maxOutputBytes` of it.
+    private static func execute(_ command: [String], input: String, name: String) async throws -> String {
+        let result = try await Subprocess.run(
+            .path(FilePath(command[0])), arguments: Arguments(Array(command.dropFirst())),
+            environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) })),
+            workingDirectory: "/", input: .string(input), output: .sequence, error: .sequence
+        ) { execution in
+            async let errors = readBounded(execution.standardError)
+            let output = try await readBounded(execution.standardOutput)
+            return (output, try await errors)
+        }
+        let (output, diagnostics) = result.closureResult
+        guard result.terminationStatus.isSuccess else {
+            let detail = diagnostics.trimmed(\Character.isWhitespace)
+            throw ClientToolError.failed(tool: name, detail: "\(result.terminationStatus.operatorDescription)" + (detail.isEmpty ? "" : ": \(detail)"))
+        }
+        return String(output.trimmed(\Character.isNewline))
+    }
+
+    /// Reads to the end, keeping at most `maxOutputBytes`: a tool that
+    /// floods its output is drained, not left blocked on a full pipe.
+    private static func readBounded(_ stream: SubprocessOutputSequence) async throws -> String {
+        var kept: [UInt8] = []
+        for try await buffer in stream where kept.count < maxOutputBytes {
+            buffer.withUnsafeBytes { kept.append(contentsOf: $0.prefix(maxOutputBytes - kept.count)) }
+        }
+        return String(decoding: kept, as: UTF8.self)
     }
 
     func definition(of name: String) throws -> ToolDefinition {
@@ -72,8 +102,8 @@ struct ToolDefinition: Equatable {
     init(parsing text: String) throws(ToolDefinitionError) {
         var command: [String]?
         var timeout: Duration?
-        for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) where !line.isEmpty && !line.hasPrefix("#") {
-            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+        for line in text.split(separator: "\n").map({ $0.trimmed(\.isWhitespace) }) where !line.isEmpty && !line.hasPrefix("#") {
+            let parts = line.split(separator: "=", maxSplits: 1).map { String($0.trimmed(\.isWhitespace)) }
             switch (parts.first, parts.count) {
             case ("exec", 2):
                 command = parts[1].split(separator: " ").map(String.init)
@@ -102,76 +132,21 @@ enum ToolDefinitionError: Error, CustomStringConvertible {
     }
 }
 
-/// One run of a tool executable, killable from another task.
-final class ToolProcess: Sendable {
-    private let process = NIOLockedValueBox<Process?>(nil)
-    private let expiredFlag = Atomic(false)
-    let command: [String]
-    let input: Data
-
-    init(command: [String], input: Data) {
-        self.command = command
-        self.input = input
-    }
-
-    func run(name: String) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        process.environment = ClientToolDirectory.environment
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        let stdin = Pipe()
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        let exited = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { exited.continuation.yield($0.terminationStatus) }
-        try process.run()
-        self.process.withLockedValue { $0 = process }
-        try? stdin.fileHandleForWriting.write(contentsOf: input)
-        try? stdin.fileHandleForWriting.close()
-        async let output = Self.readBounded(stdout.fileHandleForReading)
-        async let errors = Self.readBounded(stderr.fileHandleForReading)
-        var statuses = exited.stream.makeAsyncIterator()
-        let status = await statuses.next() ?? -1
-        let (result, diagnostics) = await (output, errors)
-        guard status == 0 else {
-            let detail = diagnostics.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw ClientToolError.failed(tool: name, detail: "exit status \(status)" + (detail.isEmpty ? "" : ": \(detail)"))
+extension TerminationStatus {
+    /// "exit status 3" or "killed by signal 9".
+    var operatorDescription: String {
+        switch self {
+        case .exited(let code): "exit status \(code)"
+        case .signaled(let signal): "killed by signal \(signal)"
         }
-        return result.trimmingCharacters(in: .newlines)
     }
+}
 
-    /// Kills the tool because its own timeout passed.
-    func expire() {
-        expiredFlag.store(true, ordering: .relaxed)
-        terminate()
-    }
-
-    var expired: Bool { expiredFlag.load(ordering: .relaxed) }
-
-    /// A tool past its time gets no second chance to ignore a SIGTERM.
-    func terminate() {
-        guard let process = process.withLockedValue({ $0 }), process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-    }
-
-    /// Reads until end of file, keeping at most the output limit. The
-    /// blocking reads run on a thread of their own: a tool that keeps its
-    /// output open must not hold a thread of the cooperative pool.
-    private static func readBounded(_ handle: FileHandle) async -> String {
-        await withCheckedContinuation { continuation in
-            Thread {
-                var kept = Data()
-                while let chunk = try? handle.read(upToCount: 16 << 10), !chunk.isEmpty {
-                    if kept.count < ClientToolDirectory.maxOutputBytes {
-                        kept.append(chunk.prefix(ClientToolDirectory.maxOutputBytes - kept.count))
-                    }
-                }
-                continuation.resume(returning: String(decoding: kept, as: UTF8.self))
-            }.start()
-        }
+extension StringProtocol {
+    /// Without the leading and trailing characters that match.
+    func trimmed(_ isTrimmed: (Character) -> Bool) -> SubSequence {
+        let start = firstIndex { !isTrimmed($0) } ?? endIndex
+        let end = lastIndex { !isTrimmed($0) }.map(index(after:)) ?? start
+        return self[start..<end]
     }
 }

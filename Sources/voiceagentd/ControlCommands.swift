@@ -1,6 +1,6 @@
 import AgentSession
 import ControlProtocol
-import Foundation
+import FoundationEssentials
 
 /// Carries out control requests against the supervisor and the event log,
 /// and encodes their answers.

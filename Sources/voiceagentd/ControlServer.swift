@@ -2,12 +2,13 @@ import CLinuxCredentials
 import CSystemd
 import ControlProtocol
 import DaemonSettings
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOCore
-import NIOFoundationCompat
+import NIOFoundationEssentialsCompat
 import NIOPosix
 import ServiceLifecycle
+import SystemPackage
 
 /// The control socket: accepts clients, reads their requests, and lets
 /// `ControlSession` answer each. Uses the socket systemd passes
@@ -68,7 +69,7 @@ struct ControlServer: Service {
             return try await bootstrap.bind(SD_LISTEN_FDS_START, cleanupExistingSocketFile: false, childChannelInitializer: initializer)
         }
         logger.info("listening for control clients", metadata: ["socket": "\(path)"])
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: String(FilePath(path).removingLastComponent()), withIntermediateDirectories: true)
         let server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer)
         try SocketPermissions(path: path, group: group, logger: logger).apply()
         return server

@@ -1,9 +1,9 @@
 import ControlProtocol
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOFoundationCompat
+import NIOFoundationEssentialsCompat
 
 /// One client on the control socket: reads request lines, answers each,
 /// and streams events to it while it follows. Bad input gets an error

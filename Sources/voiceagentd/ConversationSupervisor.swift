@@ -2,7 +2,7 @@ import AgentSession
 import AudioEngine
 import ControlProtocol
 import DaemonSettings
-import Foundation
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
 

@@ -1,6 +1,6 @@
 import ControlProtocol
 import CSystemd
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// Where every conversation event is kept for `journalctl`.

@@ -1,6 +1,6 @@
 import ControlProtocol
 import DequeModule
-import Foundation
+import FoundationEssentials
 
 /// The daemon's typed event history: a bounded ring for `events`, fan-out to
 /// followers, and a copy of each event to the journal, each with what was

@@ -2,9 +2,10 @@ import AgentSession
 import ArgumentParser
 import ControlProtocol
 import DaemonSettings
-import Foundation
+import FoundationEssentials
 import Logging
 import ServiceLifecycle
+import SystemPackage
 import UnixSignals
 
 @main
@@ -109,7 +110,7 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
             do {
                 configuration = try await DaemonConfiguration.load(flags: flags, environment: environment, configFile: config)
             } catch {
-                FileHandle.standardError.write(Data("voiceagentd: \(error)\n".utf8))
+                _ = try? FileDescriptor.standardError.writeAll("voiceagentd: \(error)\n".utf8)
                 throw ExitCode(78)
             }
             print(await DeviceInventory.report(for: configuration.audio).lines.joined(separator: "\n"))
@@ -122,7 +123,7 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
             configuration = try await DaemonConfiguration.load(flags: flags, environment: environment, configFile: config)
             apiKey = try APIKeySource.load(environment: environment)
         } catch {
-            FileHandle.standardError.write(Data("voiceagentd: \(error)\n".utf8))
+            _ = try? FileDescriptor.standardError.writeAll("voiceagentd: \(error)\n".utf8)
             // By hand: fail at once. Under systemd: stay up and say why, since
             // every queued connection would start a failing daemon again.
             guard environment["NOTIFY_SOCKET"] != nil || environment["LISTEN_FDS"] != nil else {

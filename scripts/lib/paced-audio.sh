@@ -35,7 +35,13 @@ pcm.voiceagent_mic {
 }
 ALSA
     export ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:$dir/asound.conf"
-    # The first stream after idle can stall about two seconds: warm up both ways.
+    # A null sink with no stream asking for low latency renders two seconds
+    # ahead and does not rewind when a stream arrives, so a stream that
+    # connects then is heard about two seconds late. The pulse plugin
+    # connects a new stream on every prepare (also after each underrun):
+    # a recording of speaker.monitor, as the benchmark keeps, holds the
+    # sink's latency low the way a real sound card's sink is rewound.
+    # Warm up both ways for the first stream.
     head -c 3200 /dev/zero | pacat --device=mic --format=s16le --rate=16000 --channels=1 >/dev/null 2>&1 || true
     timeout 1 parec --device=speaker.monitor --format=s16le --rate=16000 --channels=1 >/dev/null 2>&1 || true
 }

@@ -1,6 +1,6 @@
 // The audio formats and codec are part of this module's API.
 @_exported import AudioCodec
-import Foundation
+import FoundationEssentials
 
 /// Agent speech for the playback side, in the format the agent negotiated.
 public struct AgentAudioChunk: Sendable, Equatable {

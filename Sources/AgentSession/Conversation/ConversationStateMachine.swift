@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The conversation logic with no I/O: each input returns what to do next,
 /// and the transport does it. Modelled on WSCore's WebSocketStateMachine:

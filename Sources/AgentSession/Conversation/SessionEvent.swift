@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One entry of a session's typed event log.
 public struct SessionEvent: Sendable, Equatable {
