@@ -243,10 +243,6 @@ struct ConversationStateMachine: Sendable {
         return [.send(.clientToolResult(result)), .emit(.clientToolResult(toolName: name, result))]
     }
 
-    mutating func userAudioSent() {
-        counters.userAudioChunksSent += 1
-    }
-
     /// Returns true when there is an open conversation to close.
     mutating func stopRequested() -> Bool {
         switch phase {

@@ -3,7 +3,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOConcurrencyHelpers
 import NIOWebSocket
+import Synchronization
 import WSClient
 
 /// One conversation with an agent: connects, speaks the protocol, hands
@@ -24,9 +26,17 @@ public actor AgentSession {
     private let logger: Logger
     private nonisolated let socketExecutor = EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())
 
-    private var machine = ConversationStateMachine()
+    private var machine = ConversationStateMachine() {
+        didSet { updateAudioOutlet() }
+    }
     private var nextSeq: UInt64 = 1
-    private var outbound: WebSocketOutboundWriter?
+    private var outbound: WebSocketOutboundWriter? {
+        didSet { updateAudioOutlet() }
+    }
+    /// The socket while the conversation is active: microphone chunks go
+    /// out through it without a hop onto this actor, fifty times a second.
+    private nonisolated let audioOutlet = NIOLockedValueBox<WebSocketOutboundWriter?>(nil)
+    private nonisolated let userAudioChunksSent = Atomic(0)
     private var lastServerError: ServerErrorEvent?
     /// Set when we close because the server broke the protocol.
     private var protocolFailure: String?
@@ -115,17 +125,21 @@ public actor AgentSession {
     /// Streams microphone samples in the negotiated input format. Returns
     /// false when there is no active conversation to send them to.
     @discardableResult
-    public func sendUserAudio(_ samples: Data) async -> Bool {
-        guard machine.isActive, outbound != nil else { return false }
-        machine.userAudioSent()
-        await write(.userAudioChunk(samples))
+    public nonisolated func sendUserAudio(_ samples: Data) async -> Bool {
+        guard let outbound = audioOutlet.withLockedValue({ $0 }) else { return false }
+        userAudioChunksSent.add(1, ordering: .relaxed)
+        do {
+            try await outbound.write(.text(ClientMessage.userAudioChunk(samples).frameText()))
+        } catch {
+            logger.debug("could not send user_audio_chunk", metadata: ["error": "\(error)"])
+        }
         return true
     }
 
     /// Streams microphone chunks until `chunks` ends. It runs on the socket's
-    /// event loop: a chunk goes from the capture thread to the socket with
-    /// one thread switch, where a hop through the shared pool costs another
-    /// wake-up fifty times a second.
+    /// event loop and never waits for the actor: a chunk goes from the
+    /// capture thread to the socket with one thread switch, where a hop
+    /// through the shared pool or the actor's queue costs more each time.
     public nonisolated func streamUserAudio(_ chunks: AsyncStream<CapturedAudio>) async {
         await withTaskExecutorPreference(socketExecutor) {
             for await chunk in chunks where await sendUserAudio(chunk.samples) {
@@ -140,7 +154,7 @@ public actor AgentSession {
             throw machine.isConnecting ? .notActiveYet : .notActive
         }
         switch message {
-        case .userAudioChunk: machine.userAudioSent()
+        case .userAudioChunk: userAudioChunksSent.add(1, ordering: .relaxed)
         case .userMessage: machine.userMessageSent()
         default: break
         }
@@ -157,17 +171,24 @@ public actor AgentSession {
     }
 
     public var snapshot: SessionSnapshot {
-        SessionSnapshot(
+        var counters = machine.counters
+        counters.userAudioChunksSent = userAudioChunksSent.load(ordering: .relaxed)
+        return SessionSnapshot(
             phase: machine.phase.name,
             conversationID: machine.metadata?.conversationID,
             inputFormat: machine.metadata?.userInputAudioFormat,
             outputFormat: machine.metadata?.agentOutputAudioFormat,
             latency: machine.latency,
             history: machine.history.turns,
-            counters: machine.counters,
+            counters: counters,
             endReason: machine.endReason,
             vadScore: machine.lastVADScore
         )
+    }
+
+    private func updateAudioOutlet() {
+        let open = machine.isActive ? outbound : nil
+        audioOutlet.withLockedValue { $0 = open }
     }
 
     private func schedule(onSocketLoop: Bool = false, _ operation: @escaping @Sendable () async -> Void) {
