@@ -197,7 +197,7 @@ class MonitorRecording:
 
 
 class Simulator:
-    def __init__(self, work, binary):
+    def __init__(self, work, binary, tls=False):
         self.record = work / "simulator.jsonl"
         self.reader = None
         self.partial = ""
@@ -205,10 +205,13 @@ class Simulator:
         self.log = open(work / "simulator.log", "w+")
         self.process = subprocess.Popen(
             [str(binary), "--port", "0", "--scenario", "conversation", "--first-message", "", "--delivery", "burst",
-             "--reply-seconds", "4", "--record", str(self.record)],
+             "--reply-seconds", "4", "--record", str(self.record),
+             *(["--tls-self-signed", str(work / "tls")] if tls else [])],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.base_url = wait_for("the simulator", lambda: re.search(
             r"listening on (\S+)", (work / "simulator.log").read_text()))[1]
+        # What a daemon needs to trust it.
+        self.settings = ("--extra-ca-file", str(work / "tls" / "simulator-cert.pem")) if tls else ()
 
     def records(self, kind, after):
         """Reads only what the simulator appended since the last call: the
@@ -238,7 +241,7 @@ class Simulator:
 class Daemon:
     name = "voiceagentd"
 
-    def __init__(self, work, binaries, simulator, environment):
+    def __init__(self, work, binaries, simulator, environment, settings=()):
         self.ctl = [str(binaries / "voiceagentctl"), "--socket", str(work / "control.sock")]
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(str(work / "notify.sock"))
@@ -246,7 +249,7 @@ class Daemon:
         self.process = subprocess.Popen(
             [str(binaries / "voiceagentd"), "--api-base-url", simulator.base_url, "--agent-id", "agent_benchmark",
              "--capture-device", "voiceagent_mic", "--playback-device", "voiceagent_speaker",
-             "--control-socket", str(work / "control.sock"), "--tools-directory", str(work)],
+             "--control-socket", str(work / "control.sock"), "--tools-directory", str(work), *settings],
             env={**environment, "NOTIFY_SOCKET": str(work / "notify.sock")},
             stdout=open(work / "voiceagentd.log", "w"), stderr=subprocess.STDOUT)
         notify.settimeout(10)

@@ -9,6 +9,8 @@ public struct AudioDeviceConfiguration: Sendable, Equatable {
     public var chunkMilliseconds: Int
     /// The most agent speech held for playback.
     public var queueSeconds: Int
+    /// SCHED_FIFO priority of the audio threads; 0 for normal priority.
+    public var realtimePriority: Int
 
     public init(
         captureDevice: String = "default",
@@ -16,7 +18,8 @@ public struct AudioDeviceConfiguration: Sendable, Equatable {
         periodMilliseconds: Int = 20,
         bufferPeriods: Int = 4,
         chunkMilliseconds: Int = 20,
-        queueSeconds: Int = 120
+        queueSeconds: Int = 120,
+        realtimePriority: Int = 10
     ) {
         self.captureDevice = captureDevice
         self.playbackDevice = playbackDevice
@@ -24,6 +27,7 @@ public struct AudioDeviceConfiguration: Sendable, Equatable {
         self.bufferPeriods = bufferPeriods
         self.chunkMilliseconds = chunkMilliseconds
         self.queueSeconds = queueSeconds
+        self.realtimePriority = realtimePriority
     }
 
     func frames(milliseconds: Int, sampleRate: Int) -> Int {

@@ -33,17 +33,29 @@ public final class AudioEngine: Sendable {
     /// opened.
     public func open(input: AudioFormat, output: AudioFormat, deliver: @escaping @Sendable (Data) -> Void) async throws {
         let playback = PlaybackStream(configuration: configuration, sampleRate: output.sampleRate, statistics: statistics, report: report)
-        try await playback.start()
+        let playbackScheduling = try await playback.start()
         let capture = CaptureStream(
             configuration: configuration, format: input, muted: muted.load(ordering: .relaxed), statistics: statistics, report: report,
             deliver: deliver)
+        let captureScheduling: RealtimeScheduling.Outcome
         do {
-            try await capture.start()
+            captureScheduling = try await capture.start()
         } catch {
             await playback.stop()
             throw error
         }
         streams.withLockedValue { $0 = OpenStreams(playback: playback, capture: capture) }
+        record(scheduling: [playbackScheduling, captureScheduling])
+    }
+
+    /// Shows the priority in `status` when both threads have it; reports a
+    /// refusal once per process.
+    private func record(scheduling outcomes: [RealtimeScheduling.Outcome]) {
+        let realtime = outcomes.allSatisfy { $0 == .realtime(priority: configuration.realtimePriority) }
+        statistics.update { $0.realtimePriority = realtime ? configuration.realtimePriority : nil }
+        for case .refused(let reason) in outcomes.prefix(1) where RealtimeScheduling.shouldReport() {
+            report(.realtimeRefused(reason: reason))
+        }
     }
 
     /// Queues agent speech: `bytes` of samples in `format`.

@@ -19,6 +19,8 @@ public struct AudioStatistics: Sendable, Equatable {
     /// playing (the device's buffer, and a period to spare); nil once
     /// silenced.
     public var audibleUntil: ContinuousClock.Instant?
+    /// The audio threads' SCHED_FIFO priority; nil at normal priority.
+    public var realtimePriority: Int?
 
     public init() {}
 
@@ -29,4 +31,6 @@ public struct AudioStatistics: Sendable, Equatable {
 public enum AudioEngineEvent: Sendable, Equatable {
     case deviceLost(device: String, reason: String)
     case deviceRestored(device: String)
+    /// The audio threads run at normal priority: why real time was refused.
+    case realtimeRefused(reason: String)
 }

@@ -1,23 +1,26 @@
 import NIOConcurrencyHelpers
 
 /// A dedicated thread for blocking ALSA calls, which must never run on the
-/// NIO event loops or the cooperative pool. `start` opens the device on the
-/// thread, returns once it is open (or throws why not), and leaves the
-/// thread running `body` with it; `join` waits for `body` to return.
+/// NIO event loops or the cooperative pool. `start` asks for real-time
+/// scheduling, opens the device on the thread, returns once it is open (or
+/// throws why not), and leaves the thread running `body` with it; `join`
+/// waits for `body` to return.
 final class AudioThread: Sendable {
-    private let opened = NIOLockedValueBox<CheckedContinuation<Void, any Error>?>(nil)
+    private let opened = NIOLockedValueBox<CheckedContinuation<RealtimeScheduling.Outcome, any Error>?>(nil)
     private let exit = NIOLockedValueBox<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func start(
-        name: String, open: @escaping @Sendable () throws -> PCMDevice, body: @escaping @Sendable (PCMDevice) -> Void
-    ) async throws {
+        name: String, realtimePriority: Int, open: @escaping @Sendable () throws -> PCMDevice,
+        body: @escaping @Sendable (PCMDevice) -> Void
+    ) async throws -> RealtimeScheduling.Outcome {
         try await withCheckedThrowingContinuation { continuation in
             opened.withLockedValue { $0 = continuation }
             do {
                 try PosixThread.start(name: name) { [self] in
                     do {
+                        let scheduling = RealtimeScheduling.apply(priority: realtimePriority)
                         let device = try open()
-                        opened.withLockedValue { $0.take() }?.resume()
+                        opened.withLockedValue { $0.take() }?.resume(returning: scheduling)
                         body(device)
                     } catch {
                         opened.withLockedValue { $0.take() }?.resume(throwing: error)

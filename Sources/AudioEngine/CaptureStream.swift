@@ -35,8 +35,8 @@ final class CaptureStream: Sendable {
         self.deliver = deliver
     }
 
-    func start() async throws {
-        try await thread.start(name: "audio-capture", open: open) { self.run(on: $0) }
+    func start() async throws -> RealtimeScheduling.Outcome {
+        try await thread.start(name: "audio-capture", realtimePriority: configuration.realtimePriority, open: open) { self.run(on: $0) }
     }
 
     func stop() async {

@@ -33,8 +33,8 @@ final class PlaybackStream: Sendable {
         queue = PlaybackQueue(capacity: sampleRate * configuration.queueSeconds)
     }
 
-    func start() async throws {
-        try await thread.start(name: "audio-playback", open: open) { self.run(on: $0) }
+    func start() async throws -> RealtimeScheduling.Outcome {
+        try await thread.start(name: "audio-playback", realtimePriority: configuration.realtimePriority, open: open) { self.run(on: $0) }
     }
 
     /// Plays what is queued to the end, then closes; stops at once when

@@ -146,11 +146,13 @@ public struct StatusReport: Sendable, Equatable, Codable {
         public var droppedFrames: [String: Int]
         public var xruns: Int
         public var deviceLosses: Int
+        /// The audio threads' SCHED_FIFO priority; nil at normal priority.
+        public var realtimePriority: Int?
 
         public init(
             captureDevice: String, playbackDevice: String, periodMs: Int, chunkMs: Int, inputFormat: String?, outputFormat: String?,
             muted: Bool, inputLevelDBFS: Double?, outputLevelDBFS: Double?, framesCaptured: Int, framesPlayed: Int, framesDropped: Int,
-            droppedFrames: [String: Int], xruns: Int, deviceLosses: Int
+            droppedFrames: [String: Int], xruns: Int, deviceLosses: Int, realtimePriority: Int?
         ) {
             self.captureDevice = captureDevice
             self.playbackDevice = playbackDevice
@@ -167,6 +169,7 @@ public struct StatusReport: Sendable, Equatable, Codable {
             self.framesDropped = framesDropped
             self.xruns = xruns
             self.deviceLosses = deviceLosses
+            self.realtimePriority = realtimePriority
         }
 
         enum CodingKeys: String, CodingKey {
@@ -185,6 +188,7 @@ public struct StatusReport: Sendable, Equatable, Codable {
             case droppedFrames = "dropped_frames"
             case xruns
             case deviceLosses = "device_losses"
+            case realtimePriority = "realtime_priority"
         }
     }
 

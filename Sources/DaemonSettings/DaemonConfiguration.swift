@@ -59,6 +59,9 @@ package struct DaemonConfiguration: Sendable, Equatable {
         Key(name: "playback.device", defaultValue: "default", help: "ALSA playback device (aplay -L lists them)."),
         Key(name: "period.ms", defaultValue: "20", help: "ALSA period in milliseconds (5-100); interrupts silence within one."),
         Key(name: "chunk.ms", defaultValue: "20", help: "Microphone audio per message to the agent, in milliseconds (10-250)."),
+        Key(
+            name: "realtime.priority", defaultValue: "10",
+            help: "SCHED_FIFO priority of the two audio threads (1-99), so a busy machine cannot starve the sound card; 0 for normal priority. Beyond RLIMIT_RTPRIO (LimitRTPRIO=) they run at normal priority, said once in the log."),
         Key(name: "control.socket", defaultValue: ControlProtocol.defaultSocketPath, help: "The control socket, unless systemd passes one."),
         Key(name: "control.group", defaultValue: "voiceagent", help: "Group that may use the control socket (mode 0660)."),
         Key(name: "tools.directory", defaultValue: "/etc/voiceagentd/tools.d", help: "Client tools: each executable here is a tool of its name."),
@@ -144,7 +147,8 @@ package struct DaemonConfiguration: Sendable, Equatable {
             captureDevice: try values.string("capture.device"),
             playbackDevice: try values.string("playback.device"),
             periodMilliseconds: try values.integer("period.ms", in: 5...100),
-            chunkMilliseconds: try values.integer("chunk.ms", in: 10...250))
+            chunkMilliseconds: try values.integer("chunk.ms", in: 10...250),
+            realtimePriority: try values.integer("realtime.priority", in: 0...99))
         controlSocket = try values.string("control.socket")
         controlGroup = try values.string("control.group")
         toolsDirectory = try values.string("tools.directory")

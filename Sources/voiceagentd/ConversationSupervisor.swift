@@ -173,7 +173,7 @@ actor ConversationSupervisor: Service {
                 outputLevelDBFS: current == nil ? nil : audio.outputLevelDBFS.flatMap(Self.finite), framesCaptured: audio.framesCaptured,
                 framesPlayed: audio.framesPlayed, framesDropped: audio.framesDropped,
                 droppedFrames: Dictionary(uniqueKeysWithValues: DropReason.allCases.map { ($0.rawValue, audio.dropped[$0]) }),
-                xruns: audio.xruns, deviceLosses: audio.deviceLosses),
+                xruns: audio.xruns, deviceLosses: audio.deviceLosses, realtimePriority: current == nil ? nil : audio.realtimePriority),
             counters: [
                 "messages_received": counters.messagesReceived, "invalid_messages": counters.invalidMessages,
                 "unknown_messages": counters.unknownMessages, "audio_chunks_received": counters.audioChunksReceived,

@@ -115,6 +115,52 @@ struct OperatorTests {
         }
         #expect(try await daemon.terminate() == 0)
     }
+
+    /// The audio threads ask for SCHED_FIFO; where it is refused they run at
+    /// normal priority, the conversation goes on, and the daemon says why
+    /// once, not once per conversation.
+    @Test func audioThreadsRunInRealTimeOrSayOnceWhyNot() async throws {
+        let simulator = try await SimulatorProcess { $0.replySeconds = 0.5 }
+        let daemon = try await DaemonProcess(simulator: simulator, audio: .operatorTests, arguments: ["--realtime-priority", "7"])
+        #expect(try await daemon.ctl("start").status == 0)
+        try await waitFor("the audio threads") { try await daemon.status().audio.realtimePriority == 7 }
+        #expect(try Self.schedulingPolicies(of: daemon.process.processIdentifier) == ["audio-capture": "1 7", "audio-playback": "1 7"])
+        #expect(try await daemon.ctl("stop").status == 0)
+        #expect(try await daemon.terminate() == 0)
+
+        // Without CAP_SYS_NICE and with RLIMIT_RTPRIO at 0, as a unit without LimitRTPRIO= would run it.
+        let refused = try await DaemonProcess(
+            simulator: simulator, audio: .operatorTests, launcher: ["/usr/bin/setpriv", "--bounding-set=-sys_nice", "--", "/usr/bin/prlimit", "--rtprio=0:0", "--"])
+        let follower = try EventFollower(socket: refused.socketPath)
+        for _ in 0..<2 {
+            #expect(try await refused.ctl("start").status == 0)
+            try await waitFor("agent audio played") { try await refused.status().audio.framesPlayed > 0 }
+            #expect(try await refused.status().audio.realtimePriority == nil)
+            #expect(try await refused.ctl("stop").status == 0)
+        }
+        let said = follower.events.filter { $0.type == "audio_realtime_refused" }
+        #expect(said.count == 1, "once per daemon: \(said)")
+        #expect(
+            said.first?.text == "SCHED_FIFO priority 10 is not permitted (RLIMIT_RTPRIO is 0): raise LimitRTPRIO= in the unit or set realtime.priority=0")
+        #expect(try Self.schedulingPolicies(of: refused.process.processIdentifier).isEmpty, "no audio threads left after stop")
+        #expect(try await refused.terminate() == 0)
+    }
+
+    /// `policy priority` of the process's threads named audio-*, from
+    /// /proc/PID/task/TID/stat (fields 41 and 40).
+    private static func schedulingPolicies(of pid: Int32) throws -> [String: String] {
+        var policies: [String: String] = [:]
+        for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
+            let name = try String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
+            guard name.hasPrefix("audio-") else { continue }
+            let stat = try String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8)
+            // After the command's closing parenthesis, field 3 comes first.
+            let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+            policies[name] = "\(fields[41 - 3]) \(fields[40 - 3])"
+        }
+        return policies
+    }
+
 }
 
 extension PacedAudioServer {

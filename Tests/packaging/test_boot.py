@@ -306,6 +306,15 @@ def test_a_conversation_runs_on_the_paced_devices(installed, conversation):
     assert audio()["frames_captured"] >= 16000
 
 
+def test_the_audio_threads_run_in_real_time_under_the_unit(installed, conversation):
+    # LimitRTPRIO=10 lets the dynamic user have SCHED_FIFO 10 without a capability.
+    wait_for("the audio threads", lambda: json.loads(installed.check("voiceagentctl status --json"))["audio"].get("realtime_priority") == 10)
+    pid = installed.property("voiceagentd.service", "MainPID")
+    policies = installed.check(f"sh -c 'for t in /proc/{pid}/task/*; do grep -q ^audio- $t/comm && chrt -p ${{t##*/}}; done'")
+    assert policies.count("SCHED_FIFO") == 2 and policies.count("priority: 10") == 2, policies
+    assert "audio_realtime_refused" not in installed.check("voiceagentctl events")
+
+
 def test_interrupt_and_stop(installed, conversation):
     installed.check("voiceagentctl say 'Tell me a long story'", user=MEMBER)
     installed.check("voiceagentctl interrupt", user=MEMBER)

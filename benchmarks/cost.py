@@ -1,0 +1,168 @@
+"""What voiceagentd costs the machine, in one run on the same paced devices:
+CPU per minute of full duplex (a spoken turn and a 4 s reply every 5 s)
+at microphone chunks of 20, 50 and 100 ms, and over TLS; the floor that
+ALSA's pulse plugin alone costs on these devices (arecord capturing and
+aplay playing the same pattern, with the daemon's period and buffer), and
+the daemon's share above it; the official SDK doing the same; peak RSS and
+the size of the stripped binary. Writes the "cost" section of
+BENCHMARKS.md.
+
+Run through scripts/benchmark-cost, which installs and builds what this needs.
+"""
+
+import argparse
+import array
+import math
+import os
+import platform
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import compare
+from report import write_section
+
+PERIOD_US = 20_000
+BUFFER_US = 80_000
+
+
+class Floor:
+    """arecord and aplay through the pulse plugin with the daemon's period
+    and buffer: aplay gets a 4 s reply every 5 s, like the daemon's speaker."""
+
+    pid = None
+
+    def __init__(self, environment):
+        common = ["-q", "-t", "raw", "-f", "S16_LE", "-r", str(compare.RATE), "-c", "1",
+                  f"--period-time={PERIOD_US}", f"--buffer-time={BUFFER_US}"]
+        self.capture = subprocess.Popen(["arecord", "-D", "voiceagent_mic", *common], stdout=subprocess.DEVNULL, env=environment)
+        self.playback = subprocess.Popen(["aplay", "-D", "voiceagent_speaker", *common], stdin=subprocess.PIPE, env=environment)
+        self.running = True
+        self.feeder = threading.Thread(target=self.feed, daemon=True)
+        self.feeder.start()
+
+    def feed(self):
+        reply = array.array("h", (int(math.sin(index * 0.2) * 9000) for index in range(4 * compare.RATE))).tobytes()
+        while self.running:
+            started = time.monotonic()
+            try:
+                self.playback.stdin.write(reply)
+                self.playback.stdin.flush()
+            except BrokenPipeError:
+                return
+            time.sleep(max(0.0, 5.0 - (time.monotonic() - started)))
+
+    def cpu_seconds(self):
+        return compare.cpu_seconds(self.capture.pid) + compare.cpu_seconds(self.playback.pid)
+
+    def stop(self):
+        self.running = False
+        for process in (self.capture, self.playback):
+            process.terminate()
+            process.wait()
+
+
+def floor_load(floor, microphone, seconds):
+    before = floor.cpu_seconds()
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        microphone.speak(0.6)
+        time.sleep(5.0)
+    return (floor.cpu_seconds() - before) / (time.monotonic() - started) * 60
+
+
+def stripped_size_mib(binary):
+    with tempfile.NamedTemporaryFile() as stripped:
+        subprocess.run(["strip", "-o", stripped.name, str(binary)], check=True)
+        return os.path.getsize(stripped.name) / 2**20
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser.add_argument("--python", type=Path, required=True, help="Python with elevenlabs and pyaudio")
+    parser.add_argument("--seconds", type=float, default=120, help="seconds of full duplex per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each, taken in turns; medians are shown")
+    parser.add_argument("--command", default="scripts/benchmark-cost", help="the command line recorded in BENCHMARKS.md")
+    arguments = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="voiceagent-cost-"))
+    audio = compare.PacedAudio(work / "audio")
+    plain = compare.Simulator(work, arguments.bin / "voiceagent-simulator")
+    secure_folder = work / "secure"
+    secure_folder.mkdir()
+    secure = compare.Simulator(secure_folder, arguments.bin / "voiceagent-simulator", tls=True)
+    microphone = compare.Microphone(audio.environment)
+    rows = {
+        "floor": lambda folder: Floor(audio.environment),
+        "chunk 20 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment),
+        "chunk 50 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=("--chunk-ms", "50")),
+        "chunk 100 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=("--chunk-ms", "100")),
+        "chunk 20 ms, wss": lambda folder: compare.Daemon(folder, arguments.bin, secure, audio.environment, settings=secure.settings),
+        "official SDK": lambda folder: compare.SDK(folder, arguments.python, plain, audio.environment),
+    }
+    cpu = {name: [] for name in rows}
+    rss = {name: [] for name in rows}
+    try:
+        for round in range(arguments.rounds):
+            for name, make in rows.items():
+                folder = work / f"{name.replace(' ', '-').replace(',', '')}-{round}"
+                folder.mkdir()
+                system = make(folder)
+                try:
+                    if isinstance(system, Floor):
+                        cpu[name].append(floor_load(system, microphone, arguments.seconds))
+                    else:
+                        used, peak = compare.full_duplex_load(system, microphone, arguments.seconds)
+                        cpu[name].append(used)
+                        rss[name].append(peak)
+                finally:
+                    system.stop()
+                print(f"round {round + 1} {name}: {cpu[name][-1]:.2f} CPU s per minute", flush=True)
+    finally:
+        microphone.stop()
+        secure.stop()
+        plain.stop()
+        audio.stop()
+
+    median = {name: statistics.median(values) for name, values in cpu.items()}
+    floor = median["floor"]
+    machine = f"{platform.node()} ({os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()})"
+    lines = [
+        "## What it costs the machine",
+        "",
+        f"Written by `{arguments.command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, on {machine}.",
+        "",
+        f"CPU is user plus system time of the process (for the floor: arecord and aplay together) per minute of full "
+        f"duplex, {arguments.seconds:g} s each, the median of {arguments.rounds} measurements taken in turns in one run "
+        "(this VM's speed moves between runs more than between neighbours in one run). Full duplex: the microphone "
+        "carries a spoken turn every 5 s, and the agent simulator answers each with 4 s of speech sent in a burst. "
+        "The floor is what ALSA's pulse plugin costs on these devices by itself: `arecord` capturing and `aplay` "
+        f"playing a 4 s reply every 5 s, with the daemon's {PERIOD_US // 1000} ms periods and {BUFFER_US // 1000} ms buffer. "
+        "The daemon's share is its CPU minus the floor. The SDK sends 250 ms chunks and opens PortAudio's default devices, "
+        "mapped to the same paced sinks. RSS is the process's peak (VmHWM).",
+        "",
+        "| system | CPU s per minute | share above the floor | peak RSS (MiB) |",
+        "|---|---|---|---|",
+    ]
+    for name in rows:
+        share = "—" if name in ("floor", "official SDK") else f"{median[name] - floor:.2f}"
+        peak = f"{statistics.median(rss[name]):.1f}" if rss[name] else "—"
+        label = {"floor": "floor: arecord + aplay", "official SDK": "official SDK (250 ms chunks)"}.get(name, f"voiceagentd, {name}")
+        lines.append(f"| {label} | {median[name]:.2f} | {share} | {peak} |")
+    lines += [
+        "",
+        f"The release binary (`scripts/build-release`, stripped as the Debian package installs it): "
+        f"{stripped_size_mib(arguments.bin / 'voiceagentd'):.1f} MiB.",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    write_section("cost", text)
+
+
+if __name__ == "__main__":
+    main()
