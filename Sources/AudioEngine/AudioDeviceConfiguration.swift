@@ -9,7 +9,8 @@ public struct AudioDeviceConfiguration: Sendable, Equatable {
     public var chunkMilliseconds: Int
     /// The most agent speech held for playback.
     public var queueSeconds: Int
-    /// SCHED_FIFO priority of the audio threads; 0 for normal priority.
+    /// SCHED_FIFO priority of the audio threads; 0 for normal priority
+    /// (the library's default; the daemon asks for 10).
     public var realtimePriority: Int
 
     public init(
@@ -19,7 +20,7 @@ public struct AudioDeviceConfiguration: Sendable, Equatable {
         bufferPeriods: Int = 4,
         chunkMilliseconds: Int = 20,
         queueSeconds: Int = 120,
-        realtimePriority: Int = 10
+        realtimePriority: Int = 0
     ) {
         self.captureDevice = captureDevice
         self.playbackDevice = playbackDevice

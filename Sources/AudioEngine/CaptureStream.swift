@@ -62,11 +62,12 @@ final class CaptureStream: Sendable {
         var pcm = opened
         var chunk = [Int16](repeating: 0, count: configuration.frames(milliseconds: configuration.chunkMilliseconds, sampleRate: format.sampleRate))
         var filled = 0
+        var pace = RealTimePace(sampleRate: format.sampleRate)
         // The first read of a prepared stream starts it; once it runs, each
         // period is waited for before it is read.
         var running = false
         while isRunning {
-            if running, pcm.wait(orUntilReadable: wakeUp.readDescriptor) == .woken { break }
+            if running, pcm.wait(orUntil: wakeUp) == .woken { break }
             let result = chunk.withUnsafeMutableBufferPointer { pcm.read(into: UnsafeMutableBufferPointer(rebasing: $0[filled...])) }
             running = true
             if result == -Int(EAGAIN) { continue }
@@ -85,6 +86,7 @@ final class CaptureStream: Sendable {
                 }
                 filled = 0
                 running = false
+                pace = RealTimePace(sampleRate: format.sampleRate)
                 continue
             }
             filled += result
@@ -101,6 +103,7 @@ final class CaptureStream: Sendable {
                 $0.muted = isMuted
             }
             deliver(PCMCodec.bytes(from: chunk, format: format))
+            if let early = pace.captured(frames: chunk.count), wakeUp.wait(atMost: early) { break }
         }
         pcm.close()
     }

@@ -20,7 +20,7 @@ final class PCMDevice {
     private var pollDescriptors: [pollfd] = []
 
     /// A non-blocking device never waits in a read or write; its owner
-    /// waits in `wait(orUntilReadable:)` instead, which another thread can end.
+    /// waits in `wait(orUntil:)` instead, which another thread can end.
     init(name: String, direction: Direction, sampleRate: Int, periodFrames: Int, bufferPeriods: Int, nonBlocking: Bool = false) throws {
         self.name = name
         self.sampleRate = sampleRate
@@ -109,10 +109,10 @@ final class PCMDevice {
         case woken
     }
 
-    /// Waits until the device is ready or `wakeDescriptor` is readable.
-    func wait(orUntilReadable wakeDescriptor: Int32) -> Readiness {
+    /// Waits until the device is ready or `wakeUp` is signalled.
+    func wait(orUntil wakeUp: WakeUpPipe) -> Readiness {
         let count = pollDescriptors.count - 1
-        pollDescriptors[count] = pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)
+        pollDescriptors[count] = pollfd(fd: wakeUp.readDescriptor, events: Int16(POLLIN), revents: 0)
         while true {
             let ready = poll(&pollDescriptors, nfds_t(pollDescriptors.count), -1)
             if ready < 0, errno == EINTR { continue }
@@ -121,8 +121,12 @@ final class PCMDevice {
             let demangled = pollDescriptors.withUnsafeMutableBufferPointer {
                 snd_pcm_poll_descriptors_revents(handle, $0.baseAddress, UInt32(count), &events)
             }
-            // Some plugins' descriptors fire without frames for us: poll again.
             if demangled < 0 || events != 0 || ready < 0 { return .device }
+            // The descriptor fired without frames for us, and stays readable:
+            // the pulse plugin's does while its stream starts, which can take
+            // seconds. Polling it again at once would spin; wait a quarter
+            // period (for the wake-up pipe alone) before asking again.
+            if wakeUp.wait(atMost: .milliseconds(max(1, periodFrames * 250 / sampleRate))) { return .woken }
         }
     }
 

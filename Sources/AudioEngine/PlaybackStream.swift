@@ -167,7 +167,7 @@ final class PlaybackStream: Sendable {
         while offset < count, isRunning {
             let result = samples.withUnsafeBufferPointer { pcm.write(UnsafeBufferPointer(rebasing: $0[offset..<count])) }
             if result == -Int(EAGAIN) {
-                if pcm.wait(orUntilReadable: wakeUp.readDescriptor) == .woken {
+                if pcm.wait(orUntil: wakeUp) == .woken {
                     wakeUp.reset()
                     // A wake-up for an interrupt already handled: wait again.
                     if isRunning, queue.generationNow == generation { continue }

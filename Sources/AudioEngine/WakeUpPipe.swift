@@ -28,6 +28,13 @@ final class WakeUpPipe: Sendable {
         _ = write(writeDescriptor, &byte, 1)
     }
 
+    /// Waits up to `limit` for `signal`; true if it came.
+    func wait(atMost limit: Duration) -> Bool {
+        var descriptor = pollfd(fd: readDescriptor, events: Int16(POLLIN), revents: 0)
+        let milliseconds = limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000
+        return poll(&descriptor, 1, Int32(clamping: max(1, milliseconds))) > 0
+    }
+
     /// Takes back what `signal` wrote, so the next poll waits again.
     func reset() {
         var bytes = [UInt8](repeating: 0, count: 64)
