@@ -8,7 +8,7 @@ import Synchronization
 /// `LimitRTPRIO=`), or with CAP_SYS_NICE.
 public enum RealtimeScheduling {
     /// What the calling thread got.
-    enum Outcome: Equatable {
+    public enum Outcome: Sendable, Equatable {
         case normal
         case realtime(priority: Int)
         case refused(reason: String)
@@ -18,9 +18,13 @@ public enum RealtimeScheduling {
     private static let refusalReported = Atomic(false)
 
     /// Asks for SCHED_FIFO at `priority` (1-99) for the calling thread;
-    /// 0 keeps it at normal priority.
-    static func apply(priority: Int) -> Outcome {
-        guard priority > 0 else { return .normal }
+    /// 0 puts it (back) at normal priority.
+    public static func apply(priority: Int) -> Outcome {
+        guard priority > 0 else {
+            var parameters = sched_param(sched_priority: 0)
+            _ = pthread_setschedparam(pthread_self(), SCHED_OTHER, &parameters)
+            return .normal
+        }
         var parameters = sched_param(sched_priority: Int32(priority))
         // Reset on fork: a child of this thread must not inherit real time.
         let result = pthread_setschedparam(pthread_self(), SCHED_FIFO | 0x4000_0000, &parameters)

@@ -1,3 +1,5 @@
+// struct pollfd reaches Swift through CALSA's headers (alsa/asoundlib.h).
+import CALSA
 import Glibc
 
 /// A pipe whose read end becomes readable once `signal` is called: lets a

@@ -450,7 +450,8 @@ actor ConversationSupervisor: Service {
             extraTrustedCAFile: configuration.extraCAFile,
             connectTimeout: configuration.connectTimeout,
             toolTimeout: configuration.toolTimeout,
-            silenceTimeout: configuration.silenceTimeout)
+            silenceTimeout: configuration.silenceTimeout,
+            eventLoop: Conversation.socketLoop)
     }
 
     /// Whether conversations go through a signed URL: `auth`, or with

@@ -24,7 +24,7 @@ public actor AgentSession {
     private let audioSink: any AgentAudioSink
     private let tools: ToolInvocation
     private let logger: Logger
-    private nonisolated let socketExecutor = EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.next())
+    private nonisolated let socketExecutor: EventLoopTaskExecutor
 
     private var machine = ConversationStateMachine() {
         didSet { updateAudioOutlet() }
@@ -68,6 +68,7 @@ public actor AgentSession {
         self.configuration = configuration
         self.audioSink = audioSink
         self.tools = ToolInvocation(runner: toolRunner, timeout: configuration.toolTimeout)
+        socketExecutor = EventLoopTaskExecutor(configuration.eventLoop ?? MultiThreadedEventLoopGroup.singleton.next())
         self.logger = logger
     }
 

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Everything one conversation needs to know before it connects.
 public struct AgentSessionConfiguration: Sendable {
     /// The protocol's limit for one incoming message.
@@ -23,6 +25,8 @@ public struct AgentSessionConfiguration: Sendable {
     /// long is taken for lost. WebSocket pings go out at this interval too,
     /// so that the connection carries traffic while the agent is quiet.
     public var silenceTimeout: Duration
+    /// The NIO loop the socket lives on; nil for one of the shared ones.
+    public var eventLoop: (any EventLoop)?
 
     public init(
         endpoint: AgentEndpoint,
@@ -32,7 +36,8 @@ public struct AgentSessionConfiguration: Sendable {
         connectTimeout: Duration = .seconds(15),
         closeTimeout: Duration = .seconds(3),
         toolTimeout: Duration = .seconds(20),
-        silenceTimeout: Duration = .seconds(10)
+        silenceTimeout: Duration = .seconds(10),
+        eventLoop: (any EventLoop)? = nil
     ) {
         self.endpoint = endpoint
         self.apiKey = apiKey
@@ -42,6 +47,7 @@ public struct AgentSessionConfiguration: Sendable {
         self.closeTimeout = closeTimeout
         self.toolTimeout = toolTimeout
         self.silenceTimeout = silenceTimeout
+        self.eventLoop = eventLoop
     }
 }
 
