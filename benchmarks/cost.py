@@ -14,7 +14,6 @@ import argparse
 import array
 import math
 import os
-import platform
 import statistics
 import subprocess
 import tempfile
@@ -24,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import compare
-from report import write_section
+from report import machine, write_section
 
 PERIOD_US = 20_000
 BUFFER_US = 80_000
@@ -131,11 +130,10 @@ def main():
 
     median = {name: statistics.median(values) for name, values in cpu.items()}
     floor = median["floor"]
-    machine = f"{platform.node()} ({os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()})"
     lines = [
         "## What it costs the machine",
         "",
-        f"Written by `{arguments.command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, on {machine}.",
+        f"Written by `{arguments.command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, on {machine()}.",
         "",
         f"CPU is user plus system time of the process (for the floor: arecord and aplay together) per minute of full "
         f"duplex, {arguments.seconds:g} s each, the median of {arguments.rounds} measurements taken in turns in one run "

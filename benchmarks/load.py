@@ -12,8 +12,6 @@ Run through scripts/benchmark-load, which installs and builds what this needs.
 
 import argparse
 import json
-import os
-import platform
 import re
 import socket
 import subprocess
@@ -24,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import compare
-from report import write_section
+from report import machine, write_section
 
 CHUNK_MS = 20
 
@@ -104,11 +102,10 @@ def daemon_status(daemon):
 
 
 def markdown(arguments, results):
-    machine = f"{platform.node()} ({os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()})"
     lines = [
         "## On a busy machine: real-time audio threads",
         "",
-        f"Written by `{arguments.command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, on {machine}.",
+        f"Written by `{arguments.command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, on {machine()}.",
         "",
         f"Each busy row is {arguments.seconds / 60:g} minutes of conversation in full duplex (a spoken turn and a 4 s reply every 5 s, "
         "the reply sent in a burst) on the paced PulseAudio devices, with the release build at its defaults "

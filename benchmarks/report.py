@@ -1,11 +1,18 @@
 """BENCHMARKS.md is written by several commands, each owning one section
 between markers; a command replaces its own section and leaves the others."""
 
+import os
+import platform
 import re
 from pathlib import Path
 
 PATH = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 TITLE = "# Benchmarks\n\nEach section below is written by the command it names. Do not edit: run the command again.\n"
+
+
+def machine():
+    """This machine, as each section names it."""
+    return f"{platform.node()} ({os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()})"
 
 
 def write_section(name, markdown):
