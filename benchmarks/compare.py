@@ -210,6 +210,8 @@ class Simulator:
             stdout=self.log, stderr=subprocess.STDOUT)
         self.base_url = wait_for("the simulator", lambda: re.search(
             r"listening on (\S+)", (work / "simulator.log").read_text()))[1]
+        if tls:  # the certificate names localhost; TLS needs a name, not an address, for SNI
+            self.base_url = self.base_url.replace("127.0.0.1", "localhost")
         # What a daemon needs to trust it.
         self.settings = ("--extra-ca-file", str(work / "tls" / "simulator-cert.pem")) if tls else ()
 

@@ -112,7 +112,8 @@ def markdown(arguments, results):
         f"({CHUNK_MS} ms periods and chunks). *Busy*: `stress-ng --cpu 0` runs one CPU hog per core at normal priority "
         "throughout; the quiet row (at most 2 minutes) is the reference. Xruns are the daemon's own counts (`voiceagent_xruns_total`): a capture overrun, or a playback "
         "underrun in the middle of speech. Chunk gaps are the intervals between microphone chunks as the agent simulator "
-        "receives them (every one should be 20 ms). Capture to wire is the daemon's histogram "
+        "receives them (every one should be 20 ms; the simulator runs at normal priority among the hogs, so a late arrival "
+        "there can be its own wait, as capture to wire shows). Capture to wire is the daemon's histogram "
         "(`voiceagent_capture_to_wire_seconds`): from a chunk's last sample to the socket; p95 is the histogram bucket "
         "that holds it.",
         "",

@@ -388,6 +388,31 @@ struct SessionAgainstSimulatorTests {
         #expect(detail?.hasSuffix("is for another host name: check api.base.url") == true, "\(detail ?? "it connected")")
     }
 
+    /// The WebSocket client names the host in the TLS handshake (SNI),
+    /// which an IP address cannot be: say so, not "check that it speaks HTTPS".
+    @Test func anIPAddressOverTLSAsksForAHostName() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiceagent-tls-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificate = try SelfSignedCertificate.generate(in: directory)
+        try await RunningSimulator.with({
+            $0.tlsCertificatePath = certificate.certificatePath
+            $0.tlsKeyPath = certificate.keyPath
+        }) { simulator in
+            let byAddress = simulator.baseURL.replacing("localhost", with: "127.0.0.1")
+            let port = try #require(URLComponents(string: byAddress)?.port)
+            let endpoint = try AgentEndpoint(baseURL: byAddress, agentID: "agent_test", source: SourceInfo(source: "voiceagentd-tests", version: "0"))
+            let session = try simulator.session {
+                $0.extraTrustedCAFile = certificate.certificatePath
+                $0.endpoint = endpoint
+            }
+            #expect(
+                await session.run()
+                    == .connectionFailed(
+                        "127.0.0.1:\(port) is an IP address, and the WebSocket over TLS needs a host name there: put the name its certificate carries in api.base.url"
+                    ))
+        }
+    }
+
     @Test func anExpiredCertificateIsNotAccepted() async throws {
         let lastYear = Date(timeIntervalSinceNow: -365 * 86_400)
         let detail = try await failureWithTrustedCertificate {

@@ -44,6 +44,9 @@ struct NetworkFailure: CustomStringConvertible {
             return "\(place) did not answer in time: check the network or the service's status"
         case let error as HTTPClientError where error == .remoteConnectionClosed:
             return "\(place) closed the connection before answering: check api.base.url and that it speaks HTTPS"
+        case let error as NIOSSLExtraError where error == .cannotUseIPAddressInSNI:
+            // The WebSocket client always names the host in the TLS handshake.
+            return "\(place) is an IP address, and the WebSocket over TLS needs a host name there: put the name its certificate carries in api.base.url"
         case let error as NIOSSLExtraError where error == .failedToValidateHostname:
             return "the TLS certificate of \(place) is for another host name: check api.base.url"
         case NIOSSLError.handshakeFailed:
