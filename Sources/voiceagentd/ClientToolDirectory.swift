@@ -1,5 +1,6 @@
 import AgentSession
 import FoundationEssentials
+import Glibc
 import Subprocess
 import SystemPackage
 
@@ -43,7 +44,8 @@ struct ClientToolDirectory: ClientToolRunner {
         let result = try await Subprocess.run(
             .path(FilePath(command[0])), arguments: Arguments(Array(command.dropFirst())),
             environment: .custom(Dictionary(uniqueKeysWithValues: environment.map { (Environment.Key(stringLiteral: $0.key), $0.value) })),
-            workingDirectory: "/", input: .string(input), output: .sequence, error: .sequence
+            workingDirectory: "/", input: .fileDescriptor(try inputFile(input), closeAfterSpawningProcess: true), output: .sequence,
+            error: .sequence
         ) { execution in
             async let errors = readBounded(execution.standardError)
             let output = try await readBounded(execution.standardOutput)
@@ -55,6 +57,25 @@ struct ClientToolDirectory: ClientToolRunner {
             throw ClientToolError.failed(tool: name, detail: "\(result.terminationStatus.operatorDescription)" + (detail.isEmpty ? "" : ": \(detail)"))
         }
         return String(output.trimmed(\Character.isNewline))
+    }
+
+    /// The parameters in an unlinked temporary file, to be the tool's
+    /// stdin. Not a pipe: swift-subprocess 1.0.2 traps when writing stdin
+    /// fails, and a tool that exits without reading makes it fail.
+    private static func inputFile(_ input: String) throws -> FileDescriptor {
+        var template = Array("/tmp/voiceagentd-tool-XXXXXX".utf8CString)
+        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard descriptor >= 0 else { throw Errno(rawValue: errno) }
+        unlink(template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        let file = FileDescriptor(rawValue: descriptor)
+        do {
+            _ = try file.writeAll(input.utf8)
+            _ = try file.seek(offset: 0, from: .start)
+        } catch {
+            try? file.close()
+            throw error
+        }
+        return file
     }
 
     /// Reads to the end, keeping at most `maxOutputBytes`: a tool that

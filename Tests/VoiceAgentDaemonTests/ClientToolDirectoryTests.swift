@@ -49,6 +49,13 @@ struct ClientToolDirectoryTests {
         }
     }
 
+    /// A tool may exit without reading its parameters, however large.
+    @Test func aToolThatIgnoresItsInputStillAnswers() async throws {
+        try write("ignore", "#!/bin/sh\necho done\n", executable: true)
+        let parameters: [String: JSONValue] = ["blob": .string(String(repeating: "x", count: 200_000))]
+        #expect(try await ClientToolDirectory(directory: directory).run(tool: "ignore", parameters: parameters) == "done")
+    }
+
     @Test func outputIsBounded() async throws {
         try write("flood", "#!/bin/sh\nhead -c 1000000 /dev/zero | tr '\\\\0' x\n", executable: true)
         let result = try await ClientToolDirectory(directory: directory).run(tool: "flood", parameters: [:])
