@@ -325,9 +325,10 @@ class Daemon:
 class SDK:
     name = "official SDK"
 
-    def __init__(self, work, python, simulator, environment):
+    def __init__(self, work, python, simulator, environment, chunk_ms=None):
         self.process = subprocess.Popen(
-            [str(python), str(ROOT / "benchmarks" / "sdk_client.py"), simulator.base_url],
+            [str(python), str(ROOT / "benchmarks" / "sdk_client.py"), simulator.base_url,
+             *([str(chunk_ms)] if chunk_ms else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(work / "sdk.log", "w"),
             env=environment, text=True)
         if self.process.stdout.readline().strip() != "ready":
