@@ -50,6 +50,22 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // WebRTC's echo canceller (what PulseAudio's and PipeWire's
+        // echo-cancel modules use), behind a C API of four calls.
+        .target(
+            name: "CWebRTCAudioProcessing",
+            cxxSettings: [
+                .define("WEBRTC_POSIX"), .define("WEBRTC_AUDIO_PROCESSING_ONLY_BUILD"),
+                .unsafeFlags(["-I/usr/include/webrtc_audio_processing"]),
+            ],
+            linkerSettings: [.linkedLibrary("webrtc_audio_processing")]
+        ),
+        // speexdsp's resampler: what the speaker played, at the microphone's rate.
+        .systemLibrary(
+            name: "CSpeexDSP",
+            pkgConfig: "speexdsp",
+            providers: [.apt(["libspeexdsp-dev"])]
+        ),
         // struct ucred as Swift can see it, checked against glibc's.
         .target(name: "CLinuxCredentials"),
         .target(
@@ -88,7 +104,7 @@ let package = Package(
         .target(
             name: "AudioEngine",
             dependencies: [
-                "CALSA", "AudioCodec", .product(name: "DequeModule", package: "swift-collections"),
+                "CALSA", "CSpeexDSP", "CWebRTCAudioProcessing", "AudioCodec", .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

@@ -107,6 +107,12 @@ class Microphone:
         frame = RATE // 100
         samples = array.array("h", [0] * random.randrange(frame))
         samples.extend(int(math.sin(index * 0.2) * 12000) for index in range(int(seconds * RATE)))
+        return self.play(samples)
+
+    def play(self, samples):
+        """Queues `samples` (an array of 16-bit samples); returns when the
+        first of them was written."""
+        frame = RATE // 100
         samples.extend([0] * (-len(samples) % frame))
         data = samples.tobytes()
         started = []
@@ -197,7 +203,7 @@ class MonitorRecording:
 
 
 class Simulator:
-    def __init__(self, work, binary, tls=False):
+    def __init__(self, work, binary, tls=False, arguments=()):
         self.record = work / "simulator.jsonl"
         self.reader = None
         self.partial = ""
@@ -206,7 +212,7 @@ class Simulator:
         self.process = subprocess.Popen(
             [str(binary), "--port", "0", "--scenario", "conversation", "--first-message", "", "--delivery", "burst",
              "--reply-seconds", "4", "--record", str(self.record),
-             *(["--tls-self-signed", str(work / "tls")] if tls else [])],
+             *(["--tls-self-signed", str(work / "tls")] if tls else []), *arguments],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.base_url = wait_for("the simulator", lambda: re.search(
             r"listening on (\S+)", (work / "simulator.log").read_text()))[1]

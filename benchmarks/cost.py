@@ -27,6 +27,8 @@ import compare
 from report import machine, write_section
 
 PERIOD_US = 20_000
+# Neither the floor nor the SDK cancels echo; the canceller has a row of its own.
+NO_ECHO = ("--echo", "none")
 BUFFER_US = 80_000
 
 
@@ -154,11 +156,12 @@ def main():
     microphone = compare.Microphone(audio.environment)
     rows = {
         "floor": lambda folder: Floor(audio.environment),
-        "chunk 20 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment),
-        "chunk 50 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=("--chunk-ms", "50")),
-        "chunk 100 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=("--chunk-ms", "100")),
-        "chunk 250 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=("--chunk-ms", "250")),
-        "chunk 20 ms, wss": lambda folder: compare.Daemon(folder, arguments.bin, secure, audio.environment, settings=secure.settings),
+        "chunk 20 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=NO_ECHO),
+        "chunk 50 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=(*NO_ECHO, "--chunk-ms", "50")),
+        "chunk 100 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=(*NO_ECHO, "--chunk-ms", "100")),
+        "chunk 250 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=(*NO_ECHO, "--chunk-ms", "250")),
+        "chunk 20 ms, wss": lambda folder: compare.Daemon(folder, arguments.bin, secure, audio.environment, settings=(*NO_ECHO, *secure.settings)),
+        "chunk 20 ms, echo cancel (the default)": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment),
         "official SDK, chunk 20 ms": lambda folder: compare.SDK(folder, arguments.python, plain, audio.environment, chunk_ms=20),
         "official SDK, chunk 250 ms (its own)": lambda folder: compare.SDK(folder, arguments.python, plain, audio.environment),
     }
@@ -206,7 +209,8 @@ def main():
         f"playing a 4 s reply every 5 s, with the daemon's {PERIOD_US // 1000} ms periods and {BUFFER_US // 1000} ms buffer. "
         "The share above the floor is a system's CPU minus the floor. The SDK opens PortAudio's default devices, "
         "mapped to the same paced sinks, and sends 250 ms chunks unless told otherwise (its interface's frames per "
-        "buffer, set to 320 for the 20 ms row). RSS is the process's peak (VmHWM).",
+        "buffer, set to 320 for the 20 ms row). voiceagentd runs with `echo=none` (neither the floor nor the SDK "
+        "cancels echo) except in the row that names the canceller. RSS is the process's peak (VmHWM).",
         "",
         "| system | CPU s per minute | share above the floor | peak RSS (MiB) |",
         "|---|---|---|---|",

@@ -172,11 +172,14 @@ actor SimulatedConversation {
         reply?.task.cancel()
         let eventID = takeEventID()
         try? await send(.agentResponse(AgentResponseEvent(agentResponse: text, eventID: eventID)))
-        let chunks = ToneSynthesizer(format: configuration.outputFormat)
-            .chunks(seconds: configuration.replySeconds, chunkMilliseconds: configuration.chunkMilliseconds)
+        let format = configuration.outputFormat
+        let chunks =
+            configuration.replySpeech.map { ToneSynthesizer.chunks(of: $0, format: format, chunkMilliseconds: configuration.chunkMilliseconds) }
+            ?? ToneSynthesizer(format: format).chunks(seconds: configuration.replySeconds, chunkMilliseconds: configuration.chunkMilliseconds)
         let alignments = ReplyAlignment.perChunk(text: text, chunkCount: chunks.count, chunkMilliseconds: configuration.chunkMilliseconds)
         let sent = Array(zip(chunks, alignments).prefix(stopAfterChunks ?? chunks.count))
-        let audibleUntil = ContinuousClock.now + .seconds(configuration.replySeconds)
+        let replySeconds = configuration.replySpeech.map { Double($0.count) / Double(format.sampleRate) } ?? configuration.replySeconds
+        let audibleUntil = ContinuousClock.now + .seconds(replySeconds)
         let task = Task { await self.sendAudio(sent, eventID: eventID) }
         reply = (audibleUntil, task)
         return task

@@ -59,6 +59,9 @@ public struct SimulatorConfiguration: Sendable {
     public var delivery = ReplyDelivery.burst
     public var audioEventIDs = AudioEventIDs.perReply
     public var replySeconds = 2.0
+    /// Speech to answer with instead of a tone (16-bit samples at the
+    /// output format's rate); each reply is all of it.
+    public var replySpeech: [Int16]?
     public var chunkMilliseconds = 100
     public var pingInterval = Duration.seconds(2)
     /// How long the agent takes to accept: the initiation metadata comes this

@@ -12,6 +12,10 @@ public struct AudioDeviceConfiguration: Sendable, Equatable {
     /// SCHED_FIFO priority of the audio threads; 0 for normal priority
     /// (the library's default; the daemon asks for 10).
     public var realtimePriority: Int
+    public var echo: EchoMode
+    /// `half-duplex`: how long the microphone stays silent after the agent
+    /// was last heard (the room's echo and reverb).
+    public var echoTailMilliseconds: Int
 
     public init(
         captureDevice: String = "default",
@@ -20,7 +24,9 @@ public struct AudioDeviceConfiguration: Sendable, Equatable {
         bufferPeriods: Int = 4,
         chunkMilliseconds: Int = 20,
         queueSeconds: Int = 120,
-        realtimePriority: Int = 0
+        realtimePriority: Int = 0,
+        echo: EchoMode = .none,
+        echoTailMilliseconds: Int = 300
     ) {
         self.captureDevice = captureDevice
         self.playbackDevice = playbackDevice
@@ -29,6 +35,8 @@ public struct AudioDeviceConfiguration: Sendable, Equatable {
         self.chunkMilliseconds = chunkMilliseconds
         self.queueSeconds = queueSeconds
         self.realtimePriority = realtimePriority
+        self.echo = echo
+        self.echoTailMilliseconds = echoTailMilliseconds
     }
 
     func frames(milliseconds: Int, sampleRate: Int) -> Int {

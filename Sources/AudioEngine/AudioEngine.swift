@@ -32,11 +32,17 @@ public final class AudioEngine: Sendable {
     /// `input`. Throws a clear error naming the device when one cannot be
     /// opened.
     public func open(input: AudioFormat, output: AudioFormat, deliver: @escaping @Sendable (Data) -> Void) async throws {
-        let playback = PlaybackStream(configuration: configuration, sampleRate: output.sampleRate, statistics: statistics, report: report)
+        // Both directions on the microphone's clock: what the speaker played
+        // is there when the capture thread looks for its echo.
+        let echo = configuration.echo == .none ? nil : EchoPath(
+            reference: EchoReference(capacityFrames: input.sampleRate * 4, continuityFrames: input.sampleRate / 50, resumeFrames: input.sampleRate / 250),
+            timeline: EchoTimeline(sampleRate: input.sampleRate))
+        let playback = PlaybackStream(
+            configuration: configuration, sampleRate: output.sampleRate, echo: echo, statistics: statistics, report: report)
         let playbackScheduling = try await playback.start()
         let capture = CaptureStream(
-            configuration: configuration, format: input, muted: muted.load(ordering: .relaxed), statistics: statistics, report: report,
-            deliver: deliver)
+            configuration: configuration, format: input, muted: muted.load(ordering: .relaxed), echo: echo, statistics: statistics,
+            report: report, deliver: deliver)
         let captureScheduling: RealtimeScheduling.Outcome
         do {
             captureScheduling = try await capture.start()

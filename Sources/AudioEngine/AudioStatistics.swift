@@ -21,10 +21,29 @@ public struct AudioStatistics: Sendable, Equatable {
     public var audibleUntil: ContinuousClock.Instant?
     /// The audio threads' SCHED_FIFO priority; nil at normal priority.
     public var realtimePriority: Int?
+    public var echo = EchoStatistics()
 
     public init() {}
 
     public var framesDropped: Int { dropped.total }
+}
+
+/// What echo handling does in this conversation.
+public struct EchoStatistics: Sendable, Equatable {
+    public var mode = EchoMode.none
+    /// `cancel`: echo return loss enhancement over about the last second
+    /// the speaker was heard, in dB; nil before there was any to measure.
+    public var returnLossEnhancementDB: Double?
+    /// `cancel`: the echo's delay beyond what the devices report (the
+    /// room's path, latencies a device does not tell), in milliseconds.
+    public var delayMs: Double?
+    /// `cancel`: whether the canceller has converged since its last start.
+    public var converged = false
+    /// Chunks sent as silence because the agent was heard: in
+    /// `half-duplex`, and in `cancel` until the canceller has converged.
+    public var silencedChunks = 0
+
+    public init() {}
 }
 
 /// Something the audio side wants the daemon (and the user) to know.
@@ -33,4 +52,10 @@ public enum AudioEngineEvent: Sendable, Equatable {
     case deviceRestored(device: String)
     /// The audio threads run at normal priority: why real time was refused.
     case realtimeRefused(reason: String)
+    /// The echo canceller converged: at the conversation's start, or again
+    /// after a device was reopened.
+    case echoConverged(returnLossEnhancementDB: Double, afterMilliseconds: Int, cause: EchoRestartCause)
+    /// `cancel` cannot run in this conversation (the agent's format or the
+    /// chunk size), and what the microphone does instead.
+    case echoCancellerUnavailable(reason: String)
 }

@@ -59,7 +59,7 @@ final class AudioThread: Sendable {
 final class SharedStatistics: Sendable {
     private let value = NIOLockedValueBox(AudioStatistics())
 
-    func update(_ change: (inout AudioStatistics) -> Void) {
+    func update<Result>(_ change: (inout AudioStatistics) -> Result) -> Result {
         value.withLockedValue { change(&$0) }
     }
 

@@ -18,18 +18,20 @@ final class CaptureStream: Sendable {
     private let device: String
     private let format: AudioFormat
     private let configuration: AudioDeviceConfiguration
+    private let echo: EchoPath?
     private let statistics: SharedStatistics
     private let report: @Sendable (AudioEngineEvent) -> Void
     private let deliver: @Sendable (Data) -> Void
 
     init(
-        configuration: AudioDeviceConfiguration, format: AudioFormat, muted: Bool, statistics: SharedStatistics,
+        configuration: AudioDeviceConfiguration, format: AudioFormat, muted: Bool, echo: EchoPath?, statistics: SharedStatistics,
         report: @escaping @Sendable (AudioEngineEvent) -> Void, deliver: @escaping @Sendable (Data) -> Void
     ) {
         self.configuration = configuration
         self.device = configuration.captureDevice
         self.format = format
         self.muted = Atomic(muted)
+        self.echo = echo
         self.statistics = statistics
         self.report = report
         self.deliver = deliver
@@ -63,6 +65,11 @@ final class CaptureStream: Sendable {
         var chunk = [Int16](repeating: 0, count: configuration.frames(milliseconds: configuration.chunkMilliseconds, sampleRate: format.sampleRate))
         var filled = 0
         var pace = RealTimePace(sampleRate: format.sampleRate)
+        let echoProcessor = echo.map {
+            EchoProcessor(
+                mode: configuration.echo, reference: $0.reference, timeline: $0.timeline, chunkFrames: chunk.count,
+                tailMilliseconds: configuration.echoTailMilliseconds, statistics: statistics, report: report)
+        }
         // The first read of a prepared stream starts it; once it runs, each
         // period is waited for before it is read.
         var running = false
@@ -87,11 +94,15 @@ final class CaptureStream: Sendable {
                 filled = 0
                 running = false
                 pace = RealTimePace(sampleRate: format.sampleRate)
+                echoProcessor?.deviceReopened()
                 continue
             }
             filled += result
             guard filled == chunk.count else { continue }
             filled = 0
+            if let echoProcessor {
+                echoProcessor.process(&chunk, endingAt: echoProcessor.timeline.captureEnd(at: EchoTimeline.now, delayFrames: pcm.pendingFrames))
+            }
             let isMuted = muted.load(ordering: .relaxed)
             if isMuted {
                 chunk.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }

@@ -18,16 +18,18 @@ final class PlaybackStream: Sendable {
     private let device: String
     private let sampleRate: Int
     private let configuration: AudioDeviceConfiguration
+    private let echo: EchoPath?
     private let statistics: SharedStatistics
     private let report: @Sendable (AudioEngineEvent) -> Void
 
     init(
-        configuration: AudioDeviceConfiguration, sampleRate: Int, statistics: SharedStatistics,
+        configuration: AudioDeviceConfiguration, sampleRate: Int, echo: EchoPath?, statistics: SharedStatistics,
         report: @escaping @Sendable (AudioEngineEvent) -> Void
     ) {
         self.configuration = configuration
         self.device = configuration.playbackDevice
         self.sampleRate = sampleRate
+        self.echo = echo
         self.statistics = statistics
         self.report = report
         queue = PlaybackQueue(capacity: sampleRate * configuration.queueSeconds)
@@ -92,6 +94,7 @@ final class PlaybackStream: Sendable {
         var generation: UInt64 = 0
         var starved = true
         var finish = PlaybackQueue.Finish.drop
+        let feed = echo.map { EchoFeed(reference: $0.reference, timeline: $0.timeline, playbackRate: sampleRate) }
         while isRunning {
             let take = period.withUnsafeMutableBufferPointer {
                 queue.take(into: $0)
@@ -103,7 +106,7 @@ final class PlaybackStream: Sendable {
             if take.generation != generation {
                 // Interrupted: what the device still holds must not be heard.
                 generation = take.generation
-                if let reopened = silence(pcm, reason: .interrupted) {
+                if let reopened = silence(pcm, reason: .interrupted, feed: feed) {
                     pcm = reopened
                 }
                 let silencedAfter = ContinuousClock.now - take.clearedAt
@@ -116,7 +119,7 @@ final class PlaybackStream: Sendable {
                 continue
             }
             let level = PCMCodec.rmsDBFS(period[..<take.samples])
-            let (written, lost) = write(period, count: take.samples, to: pcm, starved: starved, generation: generation)
+            let (written, lost) = write(period, count: take.samples, to: pcm, starved: starved, generation: generation, feed: feed)
             let unwritten: DropReason = lost != nil ? .deviceLost : isRunning ? .interrupted : .conversationEnded
             statistics.update {
                 $0.framesPlayed += written
@@ -125,7 +128,7 @@ final class PlaybackStream: Sendable {
                 $0.audibleUntil = .now + audibleAfterWrite
             }
             if let lost {
-                guard let reopened = reopen(after: pcm, error: lost) else { break }
+                guard let reopened = reopen(after: pcm, error: lost, feed: feed) else { break }
                 pcm = reopened
                 continue
             }
@@ -137,33 +140,37 @@ final class PlaybackStream: Sendable {
             pcm.drain()
         } else {
             statistics.update { $0.drop(queue.clear(), .conversationEnded) }
-            _ = silence(pcm, reason: .conversationEnded)
+            _ = silence(pcm, reason: .conversationEnded, feed: feed)
         }
         pcm.close()
     }
 
     /// Drops what the device holds: those frames were written but will not
     /// be heard. Returns a reopened device if the drop failed.
-    private func silence(_ pcm: PCMDevice, reason: DropReason) -> PCMDevice? {
+    private func silence(_ pcm: PCMDevice, reason: DropReason, feed: EchoFeed?) -> PCMDevice? {
         let pending = pcm.pendingFrames
+        feed?.dropped()
         statistics.update {
             $0.framesPlayed -= pending
             $0.drop(pending, reason)
             $0.audibleUntil = nil
         }
         if (try? pcm.dropAndPrepare()) == nil {
-            return reopen(after: pcm)
+            return reopen(after: pcm, feed: feed)
         }
         return nil
     }
 
     /// Writes `count` samples, or fewer if the stream stops, is interrupted,
     /// or the device is gone (then with the error); returns how many were
-    /// written.
+    /// written. What is written goes to the echo reference too.
     private func write(
-        _ samples: [Int16], count: Int, to pcm: PCMDevice, starved: Bool, generation: UInt64
+        _ samples: [Int16], count: Int, to pcm: PCMDevice, starved: Bool, generation: UInt64, feed: EchoFeed?
     ) -> (written: Int, lost: ALSAError?) {
         var offset = 0
+        // The device may have run dry before this write: after a pause, or
+        // an underrun it recovered from.
+        var resumed = starved
         while offset < count, isRunning {
             let result = samples.withUnsafeBufferPointer { pcm.write(UnsafeBufferPointer(rebasing: $0[offset..<count])) }
             if result == -Int(EAGAIN) {
@@ -176,6 +183,14 @@ final class PlaybackStream: Sendable {
                 continue
             }
             if result >= 0 {
+                if let feed {
+                    samples.withUnsafeBufferPointer {
+                        feed.written(
+                            UnsafeBufferPointer(rebasing: $0[offset..<offset + result]), pendingFrames: pcm.pendingFrames,
+                            afterPause: resumed)
+                    }
+                }
+                resumed = false
                 offset += result
                 continue
             }
@@ -186,12 +201,14 @@ final class PlaybackStream: Sendable {
                 AudioMetrics.xrun(capture: false)
             }
             if pcm.recover(from: Int32(result)) < 0 { return (offset, error) }
+            resumed = true
         }
         return (offset, nil)
     }
 
-    private func reopen(after pcm: PCMDevice, error: ALSAError? = nil) -> PCMDevice? {
+    private func reopen(after pcm: PCMDevice, error: ALSAError? = nil, feed: EchoFeed?) -> PCMDevice? {
         pcm.close()
+        feed?.deviceReopened()
         return DeviceRecovery(device: device, statistics: statistics, report: report)
             .reopen(reason: error?.reason, while: { self.isRunning }, open: open)
     }

@@ -148,11 +148,12 @@ public struct StatusReport: Sendable, Equatable, Codable {
         public var deviceLosses: Int
         /// The audio threads' SCHED_FIFO priority; nil at normal priority.
         public var realtimePriority: Int?
+        public var echo: Echo
 
         public init(
             captureDevice: String, playbackDevice: String, periodMs: Int, chunkMs: Int, inputFormat: String?, outputFormat: String?,
             muted: Bool, inputLevelDBFS: Double?, outputLevelDBFS: Double?, framesCaptured: Int, framesPlayed: Int, framesDropped: Int,
-            droppedFrames: [String: Int], xruns: Int, deviceLosses: Int, realtimePriority: Int?
+            droppedFrames: [String: Int], xruns: Int, deviceLosses: Int, realtimePriority: Int?, echo: Echo
         ) {
             self.captureDevice = captureDevice
             self.playbackDevice = playbackDevice
@@ -170,6 +171,7 @@ public struct StatusReport: Sendable, Equatable, Codable {
             self.xruns = xruns
             self.deviceLosses = deviceLosses
             self.realtimePriority = realtimePriority
+            self.echo = echo
         }
 
         enum CodingKeys: String, CodingKey {
@@ -189,6 +191,39 @@ public struct StatusReport: Sendable, Equatable, Codable {
             case xruns
             case deviceLosses = "device_losses"
             case realtimePriority = "realtime_priority"
+            case echo
+        }
+    }
+
+    /// Echo handling: the mode always; during a conversation, in `cancel`
+    /// what the canceller achieves, in `half-duplex` what it silenced.
+    public struct Echo: Sendable, Equatable, Codable {
+        /// none, half-duplex or cancel.
+        public var mode: String
+        /// Echo return loss enhancement over about the last second the
+        /// speaker was heard, in dB.
+        public var erleDB: Double?
+        /// The echo's delay beyond what the devices report, in ms.
+        public var delayMs: Double?
+        public var converged: Bool?
+        /// Microphone chunks sent as silence because the agent was heard
+        /// (in `cancel`, only until the canceller has converged).
+        public var silencedChunks: Int?
+
+        public init(mode: String, erleDB: Double? = nil, delayMs: Double? = nil, converged: Bool? = nil, silencedChunks: Int? = nil) {
+            self.mode = mode
+            self.erleDB = erleDB
+            self.delayMs = delayMs
+            self.converged = converged
+            self.silencedChunks = silencedChunks
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case mode
+            case erleDB = "erle_db"
+            case delayMs = "delay_ms"
+            case converged
+            case silencedChunks = "silenced_chunks"
         }
     }
 

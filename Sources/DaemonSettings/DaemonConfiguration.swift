@@ -62,6 +62,10 @@ package struct DaemonConfiguration: Sendable, Equatable {
         Key(
             name: "realtime.priority", defaultValue: "10",
             help: "SCHED_FIFO priority of the two audio threads (1-99), so a busy machine cannot starve the sound card; 0 for normal priority. Beyond RLIMIT_RTPRIO (LimitRTPRIO=) they run at normal priority, said once in the log."),
+        Key(
+            name: "echo", defaultValue: "none",
+            help: "What to do about the agent's voice coming back through the microphone: none (a headset, or hardware that cancels its own echo), half-duplex (the microphone sends silence while the agent is heard) or cancel (an echo canceller; the user can still talk over the agent)."),
+        Key(name: "echo.tail.ms", defaultValue: "300", help: "With echo=half-duplex, how long the microphone stays silent after the agent was last heard, in milliseconds (0-2000)."),
         Key(name: "control.socket", defaultValue: ControlProtocol.defaultSocketPath, help: "The control socket, unless systemd passes one."),
         Key(name: "control.group", defaultValue: "voiceagent", help: "Group that may use the control socket (mode 0660)."),
         Key(name: "tools.directory", defaultValue: "/etc/voiceagentd/tools.d", help: "Client tools: each executable here is a tool of its name."),
@@ -148,7 +152,9 @@ package struct DaemonConfiguration: Sendable, Equatable {
             playbackDevice: try values.string("playback.device"),
             periodMilliseconds: try values.integer("period.ms", in: 5...100),
             chunkMilliseconds: try values.integer("chunk.ms", in: 10...250),
-            realtimePriority: try values.integer("realtime.priority", in: 0...99))
+            realtimePriority: try values.integer("realtime.priority", in: 0...99),
+            echo: try values.choice("echo", Dictionary(uniqueKeysWithValues: EchoMode.allCases.map { ($0.rawValue, $0) })),
+            echoTailMilliseconds: try values.integer("echo.tail.ms", in: 0...2000))
         controlSocket = try values.string("control.socket")
         controlGroup = try values.string("control.group")
         toolsDirectory = try values.string("tools.directory")

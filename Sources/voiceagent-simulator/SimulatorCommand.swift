@@ -51,6 +51,9 @@ struct SimulatorCommand: AsyncParsableCommand {
     @Option(help: "Seconds of audio in each reply.")
     var replySeconds = 2.0
 
+    @Option(help: "Answer with this speech instead of a tone: raw 16-bit little-endian mono PCM at the output format's rate (sox x.wav -r 16000 -c 1 -e signed -b 16 x.raw); each reply is all of it.")
+    var replySpeech: String?
+
     @Option(help: "Milliseconds of audio in each audio message.")
     var chunkMilliseconds = 100
 
@@ -89,6 +92,12 @@ struct SimulatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         var configuration = SimulatorConfiguration()
+        if let replySpeech {
+            guard let bytes = FileManager.default.contents(atPath: replySpeech), bytes.count >= 2 else {
+                throw ValidationError("--reply-speech: cannot read \(replySpeech), or it is empty")
+            }
+            configuration.replySpeech = bytes.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        }
         configuration.host = host
         configuration.port = port
         configuration.scenario = scenario

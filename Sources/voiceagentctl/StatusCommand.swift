@@ -31,6 +31,7 @@ struct StatusText {
         lines.append(row("Microphone", "\(audio.captureDevice), \(audio.inputFormat ?? "closed"), \(Self.level(audio.inputLevelDBFS))\(audio.muted ? ", muted" : "")"))
         lines.append(row("Speaker", "\(audio.playbackDevice), \(audio.outputFormat ?? "closed"), \(Self.level(audio.outputLevelDBFS))"))
         lines.append(row("Timing", "\(audio.periodMs) ms periods, \(audio.chunkMs) ms microphone chunks"))
+        lines.append(row("Echo", echoText))
         lines.append(row("Frames", "captured \(audio.framesCaptured), played \(audio.framesPlayed), dropped \(droppedText), xruns \(audio.xruns), device losses \(audio.deviceLosses)"))
         lines.append(row("Messages", status.counters.sorted { $0.key < $1.key }.map { "\($0.key.replacing("_", with: " ")) \($0.value)" }.joined(separator: ", ")))
         lines.append(row("Turns", String(status.historyTurns)))
@@ -49,6 +50,17 @@ struct StatusText {
         let mode = status.mode.map { ", \($0)" } ?? ""
         let vad = status.vadScore.map { ", voice activity \(($0 * 100).rounded() / 100)" } ?? ""
         return "\(status.state)\(mode)\(vad) (conversation \(status.conversationID ?? "not yet started"), agent \(status.agentID ?? "?"))"
+    }
+
+    /// "cancel, converged, 27.5 dB removed, echo at 62 ms, 40 chunks silenced while converging",
+    /// "half-duplex, 12 chunks silenced while the agent was heard", "none".
+    private var echoText: String {
+        let echo = status.audio.echo
+        guard let silenced = echo.silencedChunks else { return echo.mode }
+        guard let converged = echo.converged else { return "\(echo.mode), \(silenced) chunks silenced while the agent was heard" }
+        let removed = echo.erleDB.map { "\($0) dB removed" } ?? "nothing to measure yet"
+        let delay = echo.delayMs.map { ", echo at \(Int($0.rounded())) ms" } ?? ""
+        return "\(echo.mode), \(converged ? "converged" : "converging"), \(removed)\(delay), \(silenced) chunks silenced while converging"
     }
 
     /// "0", or "120 (interrupted 80, conversation ended 40)".

@@ -148,6 +148,21 @@ actor ConversationSupervisor: Service {
         await events.append(type: value ? "muted" : "unmuted", conversationID: current?.conversationID, text: nil)
     }
 
+    /// The mode, and during a conversation what the mode does.
+    private static func echoStatus(mode: EchoMode, _ echo: EchoStatistics?) -> StatusReport.Echo {
+        guard let echo else { return StatusReport.Echo(mode: mode.rawValue) }
+        switch mode {
+        case .none:
+            return StatusReport.Echo(mode: mode.rawValue)
+        case .halfDuplex:
+            return StatusReport.Echo(mode: mode.rawValue, silencedChunks: echo.silencedChunks)
+        case .cancel:
+            return StatusReport.Echo(
+                mode: mode.rawValue, erleDB: echo.returnLossEnhancementDB.map { ($0 * 10).rounded() / 10 },
+                delayMs: echo.delayMs.map { ($0 * 10).rounded() / 10 }, converged: echo.converged, silencedChunks: echo.silencedChunks)
+        }
+    }
+
     func status() async -> StatusReport {
         let snapshot = await current?.sessionSnapshot
         let audio = current?.engine.currentStatistics ?? lastAudio ?? AudioStatistics()
@@ -173,7 +188,8 @@ actor ConversationSupervisor: Service {
                 outputLevelDBFS: current == nil ? nil : audio.outputLevelDBFS.flatMap(Self.finite), framesCaptured: audio.framesCaptured,
                 framesPlayed: audio.framesPlayed, framesDropped: audio.framesDropped,
                 droppedFrames: Dictionary(uniqueKeysWithValues: DropReason.allCases.map { ($0.rawValue, audio.dropped[$0]) }),
-                xruns: audio.xruns, deviceLosses: audio.deviceLosses, realtimePriority: current == nil ? nil : audio.realtimePriority),
+                xruns: audio.xruns, deviceLosses: audio.deviceLosses, realtimePriority: current == nil ? nil : audio.realtimePriority,
+                echo: Self.echoStatus(mode: devices.echo, current == nil ? nil : audio.echo)),
             counters: [
                 "messages_received": counters.messagesReceived, "invalid_messages": counters.invalidMessages,
                 "unknown_messages": counters.unknownMessages, "audio_chunks_received": counters.audioChunksReceived,

@@ -60,6 +60,8 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp(Self.help("period.ms"))) var periodMs: String?
     @Option(help: ArgumentHelp(Self.help("chunk.ms"))) var chunkMs: String?
     @Option(help: ArgumentHelp(Self.help("realtime.priority"))) var realtimePriority: String?
+    @Option(help: ArgumentHelp(Self.help("echo"))) var echo: String?
+    @Option(help: ArgumentHelp(Self.help("echo.tail.ms"))) var echoTailMs: String?
     @Option(help: ArgumentHelp(Self.help("control.socket"))) var controlSocket: String?
     @Option(help: ArgumentHelp(Self.help("control.group"))) var controlGroup: String?
     @Option(help: ArgumentHelp(Self.help("tools.directory"))) var toolsDirectory: String?
@@ -93,6 +95,7 @@ struct VoiceAgentDaemon: AsyncParsableCommand {
         let given: [(String, String?)] = [
             ("api.base.url", apiBaseUrl), ("agent.id", agentId), ("auth", auth), ("extra.ca.file", extraCaFile),
             ("capture.device", captureDevice), ("playback.device", playbackDevice), ("period.ms", periodMs), ("chunk.ms", chunkMs), ("realtime.priority", realtimePriority),
+            ("echo", echo), ("echo.tail.ms", echoTailMs),
             ("control.socket", controlSocket), ("control.group", controlGroup), ("tools.directory", toolsDirectory),
             ("tool.timeout.ms", toolTimeoutMs), ("connect.timeout.ms", connectTimeoutMs), ("silence.timeout.ms", silenceTimeoutMs),
             ("reconnect", reconnect), ("reconnect.initial.ms", reconnectInitialMs), ("reconnect.max.ms", reconnectMaxMs),

@@ -10,7 +10,11 @@ import Glibc
 public actor PacedAudioServer {
     public nonisolated let directory: String
 
-    public init(name: String) {
+    /// Whether the speaker reports underruns, as real cards do.
+    public nonisolated let reportsUnderruns: Bool
+
+    public init(name: String, reportsUnderruns: Bool = true) {
+        self.reportsUnderruns = reportsUnderruns
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("voiceagent-pulse-\(name)-\(getpid())").path
     }
     public nonisolated var server: String { "unix:\(directory)/runtime/native" }
@@ -32,7 +36,7 @@ public actor PacedAudioServer {
             load-module module-null-sink sink_name=mic rate=16000 channels=1
             """.write(toFile: directory + "/default.pa", atomically: true, encoding: .utf8)
         try """
-            pcm.voiceagent_speaker { type pulse; device speaker; handle_underrun true }
+            pcm.voiceagent_speaker { type pulse; device speaker; handle_underrun \(reportsUnderruns) }
             pcm.voiceagent_mic { type pulse; device mic.monitor }
             """.write(toFile: alsaConfiguration, atomically: true, encoding: .utf8)
         _ = try await runProgram(
@@ -53,6 +57,44 @@ public actor PacedAudioServer {
         try await runProgram(
             "/usr/bin/pacat", ["--device=mic", "--format=s16le", "--rate=16000", "--channels=1", "--latency-msec=20"],
             environment: environment, input: samples)
+    }
+
+    /// An acoustic echo without a room: what the speaker plays comes back
+    /// into the microphone `latencyMilliseconds` later, `gainDB` quieter
+    /// (a loopback from the speaker's monitor into the microphone sink).
+    public func addEchoPath(latencyMilliseconds: Int, gainDB: Int) async throws {
+        // One echo at a time: a path made before, with other figures, goes.
+        _ = try await runProgram("/usr/bin/pactl", ["unload-module", "module-loopback"], environment: environment)
+        let loaded = try await runProgram(
+            "/usr/bin/pactl", [
+                // A room's delay stays put: no rate adjustment, which would
+                // stretch the path's delay by a sample a second.
+                "load-module", "module-loopback", "source=speaker.monitor", "sink=mic", "latency_msec=\(latencyMilliseconds)", "adjust_time=0",
+            ],
+            environment: environment)
+        guard loaded.status == 0, let module = Int(loaded.output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw FixtureError("module-loopback did not load: \(loaded.errors)")
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            let inputs = try await runProgram("/usr/bin/pactl", ["list", "sink-inputs"], environment: environment).output
+            // Each sink input's block names its owner module.
+            for block in inputs.components(separatedBy: "Sink Input #").dropFirst() where block.contains("Owner Module: \(module)\n") {
+                let index = String(block.prefix { $0.isNumber })
+                // A linear factor: this pactl reads no negative decibels.
+                let factor = String(format: "%.4f", pow(10, Double(gainDB) / 20))
+                let set = try await runProgram("/usr/bin/pactl", ["set-sink-input-volume", index, factor], environment: environment)
+                guard set.status == 0 else { throw FixtureError("cannot set the echo's volume: \(set.errors)") }
+                // The speaker's first stream after idle stalls, as the
+                // microphone's does: warm it up before a test listens.
+                _ = try await runProgram(
+                    "/usr/bin/pacat", ["--device=speaker", "--format=s16le", "--rate=16000", "--channels=1", "--latency-msec=20"],
+                    environment: environment, input: Data(count: 3200))
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw FixtureError("the loopback's sink input did not appear")
     }
 
     /// Asks the server to exit, as if the sound device went away.
@@ -122,4 +164,39 @@ public func runProgram(_ path: String, _ arguments: [String], environment: [Stri
     return ProgramResult(
         status: status, output: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "",
         errors: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
+}
+
+/// Speech for acoustic tests, synthesized by espeak-ng and converted by sox
+/// to 16-bit mono PCM at `sampleRate`.
+public func synthesizedSpeech(_ text: String, voice: String, sampleRate: Int = 16000) async throws -> [Int16] {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("speech-\(UUID().uuidString).wav").path
+    defer { unlink(path) }
+    let spoken = try await runProgram("/usr/bin/espeak-ng", ["-v", voice, "-w", path, text])
+    guard spoken.status == 0 else { throw FixtureError("espeak-ng failed: \(spoken.errors)") }
+    let converted = try await runProgram(
+        "/usr/bin/sox", [path, "-t", "raw", "-r", String(sampleRate), "-c", "1", "-e", "signed", "-b", "16", "-L", path + ".raw"])
+    defer { unlink(path + ".raw") }
+    guard converted.status == 0, let bytes = FileManager.default.contents(atPath: path + ".raw") else {
+        throw FixtureError("sox failed: \(converted.errors)")
+    }
+    return bytes.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+}
+
+/// Speech synthesized once, on first use, and kept for every test after.
+public actor SpeechClip {
+    public let text: String
+    public let voice: String
+    private var made: [Int16]?
+
+    public init(_ text: String, voice: String) {
+        self.text = text
+        self.voice = voice
+    }
+
+    public func samples() async throws -> [Int16] {
+        if let made { return made }
+        let samples = try await synthesizedSpeech(text, voice: voice)
+        made = samples
+        return samples
+    }
 }

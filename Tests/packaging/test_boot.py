@@ -36,8 +36,9 @@ IMAGE_PACKAGES = [
 ]
 CACHE = Path("/var/cache/voiceagentd-tests")
 # What the package needs beyond the minimal image: the CA store and what it
-# depends on (the image's libssl3 is recent enough for openssl).
-DEPENDENCY_DEBS = ["ca-certificates", "openssl"]
+# depends on (the image's libssl3 is recent enough for openssl), and the
+# echo canceller's libraries.
+DEPENDENCY_DEBS = ["ca-certificates", "openssl", "libspeexdsp1", "libwebrtc-audio-processing1"]
 MEMBER = "alice"
 PULSE_IN_CONTAINER = "/run/voiceagent-pulse"
 SPEECH_THEN_SILENCE = (

@@ -1,0 +1,53 @@
+import Glibc
+
+/// How much of the agent's voice reaches the agent: the energies of what
+/// the speaker played, of the microphone before the canceller and after
+/// it, averaged over about the last second the speaker was heard
+/// (stretches of silence from the speaker leave them as they were).
+struct EchoLossMeter: Sendable {
+    /// The averaging's time constant.
+    static let window = 1.0
+    let sampleRate: Int
+    private var heard = 0.0
+    private var before = 0.0
+    private var after = 0.0
+    private var activeFrames = 0
+
+    init(sampleRate: Int) {
+        self.sampleRate = sampleRate
+    }
+
+    /// One chunk's energies (sums of squares): the speaker's over the same
+    /// stretch, and the microphone's before and after cancelling.
+    mutating func add(heard energyHeard: Double, before energyBefore: Double, after energyAfter: Double, frames: Int, speakerHeard: Bool) {
+        guard speakerHeard else { return }
+        let keep = exp(-Double(frames) / (Self.window * Double(sampleRate)))
+        heard = heard * keep + energyHeard * (1 - keep)
+        before = before * keep + energyBefore * (1 - keep)
+        after = after * keep + energyAfter * (1 - keep)
+        activeFrames += frames
+    }
+
+    /// Whether half a second of the speaker was heard.
+    private var measured: Bool { activeFrames * 2 >= sampleRate }
+
+    /// Echo return loss enhancement: how much quieter the microphone is
+    /// after the canceller than before it. Nil until measured, or while the
+    /// microphone is silent (nothing to enhance).
+    var enhancementDB: Double? {
+        guard measured, before > 1 else { return nil }
+        return 10 * log10(before / max(after, 1e-3))
+    }
+
+    /// How much quieter the microphone after the canceller is than the
+    /// speaker: the room's loss and the canceller's together. Nil until
+    /// measured.
+    var totalLossDB: Double? {
+        guard measured, heard > 1 else { return nil }
+        return 10 * log10(heard / max(after, 1e-3))
+    }
+
+    static func energy(_ samples: UnsafeBufferPointer<Int16>) -> Double {
+        samples.reduce(0) { $0 + Double($1) * Double($1) }
+    }
+}

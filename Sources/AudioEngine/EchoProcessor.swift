@@ -1,0 +1,199 @@
+/// Why the echo canceller started learning from scratch.
+public enum EchoRestartCause: String, Sendable, Equatable {
+    case conversationStart = "start"
+    case captureDevice = "capture_device"
+    case playbackDevice = "playback_device"
+    /// The echo's delay moved out of what the canceller covers.
+    case echoDelay = "echo_delay"
+}
+
+/// The capture thread's part in echo handling: what each chunk becomes
+/// before it goes to the agent, by mode. Not Sendable: it lives on the
+/// capture thread.
+final class EchoProcessor {
+    /// A speaker sample above this (-50 dBFS) is heard.
+    static let audibleAmplitude: Int16 = 104
+    /// The canceller counts as converged at this much enhancement, or
+    /// when the microphone is this much quieter than the speaker anyway (a
+    /// headset, a device that cancels its own echo: nothing to learn).
+    static let convergedDB = 20.0
+    static let quietMicrophoneDB = 30.0
+    /// The canceller's filter covers echoes up to about this long after
+    /// the delay it is told (measured: 30 to 100 ms found at once when told
+    /// 0, 150 ms not); it is told the echo's delay less a margin.
+    static let coveredDelayMs = 100
+    static let delayMarginMs = 30
+
+    let mode: EchoMode
+    let timeline: EchoTimeline
+    private let reference: EchoReference
+    private let tailFrames: Int
+    private let statistics: SharedStatistics
+    private let report: @Sendable (AudioEngineEvent) -> Void
+    private let canceller: EchoCanceller?
+    private var heard: [Int16]
+    private var meter: EchoLossMeter
+    private var restart = (cause: EchoRestartCause.conversationStart, frames: 0)
+    /// Where the last chunk ended, as placed.
+    private var lastEnd: Int64?
+    private var delayEstimator = EchoDelayEstimator()
+    /// The delay the canceller is told, in milliseconds.
+    private var toldDelayMs = 0
+
+    init(
+        mode: EchoMode, reference: EchoReference, timeline: EchoTimeline, chunkFrames: Int, tailMilliseconds: Int,
+        statistics: SharedStatistics, report: @escaping @Sendable (AudioEngineEvent) -> Void
+    ) {
+        self.mode = mode
+        self.reference = reference
+        self.timeline = timeline
+        self.statistics = statistics
+        self.report = report
+        let rate = timeline.sampleRate
+        tailFrames = rate * tailMilliseconds / 1000
+        heard = [Int16](repeating: 0, count: chunkFrames)
+        meter = EchoLossMeter(sampleRate: rate)
+        canceller = mode == .cancel ? Self.canceller(sampleRate: rate, chunkFrames: chunkFrames, report: report) : nil
+        statistics.update { $0.echo = EchoStatistics(mode: mode) }
+    }
+
+    /// The canceller for chunks of `chunkFrames` at `sampleRate`, or nil
+    /// with why not said: it works in 10 ms frames at 8, 16, 32 or 48 kHz.
+    private static func canceller(
+        sampleRate: Int, chunkFrames: Int, report: @Sendable (AudioEngineEvent) -> Void
+    ) -> EchoCanceller? {
+        guard EchoCanceller.sampleRates.contains(sampleRate) else {
+            report(.echoCancellerUnavailable(reason: "the echo canceller works at 8, 16, 32 or 48 kHz, and the agent's microphone format is \(sampleRate) Hz: the microphone is half-duplex in this conversation (silent while the agent is heard)"))
+            return nil
+        }
+        guard chunkFrames % (sampleRate / 100) == 0, let canceller = EchoCanceller(sampleRate: sampleRate) else {
+            report(.echoCancellerUnavailable(reason: "the echo canceller works in 10 ms frames, and chunk.ms is no multiple of 10: the microphone is half-duplex in this conversation (silent while the agent is heard)"))
+            return nil
+        }
+        return canceller
+    }
+
+    /// Handles a chunk whose last frame was heard just before `measuredEnd`
+    /// (`EchoTimeline.captureEnd`).
+    func process(_ chunk: inout [Int16], endingAt measuredEnd: Int64) {
+        let end = place(chunk.count, measuredEnd: measuredEnd)
+        let start = end - Int64(chunk.count)
+        switch mode {
+        case .none:
+            break
+        case .halfDuplex:
+            silenceIfTheAgentIsHeard(&chunk, from: start, to: end)
+        case .cancel:
+            let converged = canceller != nil && cancel(&chunk, from: start)
+            // Until it has learnt the echo path, the canceller lets the
+            // agent's first words through, and the service would take them
+            // for the user: meanwhile the microphone is half-duplex.
+            if !converged { silenceIfTheAgentIsHeard(&chunk, from: start, to: end) }
+        }
+    }
+
+    private func silenceIfTheAgentIsHeard(_ chunk: inout [Int16], from start: Int64, to end: Int64) {
+        guard reference.isAudible(from: start - Int64(tailFrames), to: end, threshold: Self.audibleAmplitude) else { return }
+        chunk.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        statistics.update { $0.echo.silencedChunks += 1 }
+    }
+
+    /// The capture device was reopened or recovered: its delay may be another.
+    func deviceReopened() {
+        lastEnd = nil
+        restartCanceller(.captureDevice)
+    }
+
+    /// Where a chunk of `count` frames measured to end at `measuredEnd`
+    /// goes: right after the last one, unless the measure is off by more
+    /// than a tenth of a second. Captured audio is contiguous until an
+    /// overrun (which restarts this); a capture device's delay is read with
+    /// jitter (a sound server's reports jump by 20 ms when a playback
+    /// stream starts), and a chunk placed off its neighbours would undo what
+    /// the canceller has learnt. What is left is the device's clock against
+    /// the system's, a tenth of a second in a quarter of an hour at 100 ppm.
+    private func place(_ count: Int, measuredEnd: Int64) -> Int64 {
+        let tolerance = Int64(timeline.sampleRate / 10)
+        let end = lastEnd.map { $0 + Int64(count) }.flatMap { abs($0 - measuredEnd) <= tolerance ? $0 : nil } ?? measuredEnd
+        lastEnd = end
+        return end
+    }
+
+    /// Cancels the echo in `chunk`; returns whether the canceller has converged.
+    private func cancel(_ chunk: inout [Int16], from start: Int64) -> Bool {
+        guard let canceller else { return false }
+        if reference.takePathChange() { restartCanceller(.playbackDevice) }
+        heard.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: start) }
+        let speakerHeard = heard.contains { $0 > Self.audibleAmplitude || $0 < -Self.audibleAmplitude }
+        let energyHeard = heard.withUnsafeBufferPointer { EchoLossMeter.energy($0) }
+        let before = chunk.withUnsafeBufferPointer { EchoLossMeter.energy($0) }
+        followEchoDelay(chunk, frameSize: canceller.frameSize)
+        chunk.withUnsafeMutableBufferPointer { captured in
+            heard.withUnsafeBufferPointer { canceller.process(captured, reference: $0, delayMs: toldDelayMs) }
+        }
+        let after = chunk.withUnsafeBufferPointer { EchoLossMeter.energy($0) }
+        meter.add(heard: energyHeard, before: before, after: after, frames: chunk.count, speakerHeard: speakerHeard)
+        restart.frames += chunk.count
+        let delayMs = delayEstimator.delayFrames.map { Double($0 * 10) }
+        let erle = meter.enhancementDB
+        let reachesConvergence = (erle ?? 0) >= Self.convergedDB || (meter.totalLossDB ?? 0) >= Self.quietMicrophoneDB
+        let (converged, justConverged) = statistics.update { statistics -> (Bool, Bool) in
+            statistics.echo.returnLossEnhancementDB = erle
+            if let delayMs { statistics.echo.delayMs = delayMs }
+            guard !statistics.echo.converged else { return (true, false) }
+            guard reachesConvergence else { return (false, false) }
+            statistics.echo.converged = true
+            return (true, true)
+        }
+        if justConverged {
+            report(
+                .echoConverged(
+                    returnLossEnhancementDB: erle ?? 0, afterMilliseconds: restart.frames * 1000 / timeline.sampleRate, cause: restart.cause))
+        }
+        return converged
+    }
+
+    /// Feeds the delay estimator with the chunk (before cancelling) and
+    /// what was heard over it, 10 ms at a time; tells the canceller a new
+    /// delay when the echo's has left what it covers.
+    private func followEchoDelay(_ chunk: [Int16], frameSize: Int) {
+        chunk.withUnsafeBufferPointer { captured in
+            heard.withUnsafeBufferPointer { played in
+                for start in stride(from: 0, to: captured.count, by: frameSize) {
+                    delayEstimator.add(
+                        heard: EchoLossMeter.energy(UnsafeBufferPointer(rebasing: played[start..<start + frameSize])),
+                        captured: EchoLossMeter.energy(UnsafeBufferPointer(rebasing: captured[start..<start + frameSize])))
+                }
+            }
+        }
+        guard let frames = delayEstimator.delayFrames else { return }
+        let delayMs = frames * 10
+        guard delayMs < toldDelayMs || delayMs > toldDelayMs + Self.coveredDelayMs else { return }
+        toldDelayMs = max(0, delayMs - Self.delayMarginMs)
+        echoPathMoved(.echoDelay)
+    }
+
+    private func restartCanceller(_ cause: EchoRestartCause) {
+        guard let canceller else { return }
+        canceller.reset()
+        echoPathMoved(cause)
+    }
+
+    /// What was measured of the canceller no longer holds: it learns again
+    /// (meanwhile the microphone is half-duplex) and says when it has.
+    private func echoPathMoved(_ cause: EchoRestartCause) {
+        meter = EchoLossMeter(sampleRate: timeline.sampleRate)
+        restart = (cause, 0)
+        statistics.update {
+            $0.echo.converged = false
+            $0.echo.returnLossEnhancementDB = nil
+        }
+    }
+}
+
+extension EchoStatistics {
+    init(mode: EchoMode) {
+        self.init()
+        self.mode = mode
+    }
+}

@@ -1,0 +1,304 @@
+import AudioCodec
+@testable import AudioEngine
+import Glibc
+import NIOConcurrencyHelpers
+import PacedAudioFixture
+import Testing
+
+@Suite("Echo: alignment of what was played with what was captured")
+struct EchoAlignmentTests {
+    let timeline = EchoTimeline(sampleRate: 16000)
+
+    private func time(seconds: Int, milliseconds: Int) -> timespec {
+        timespec(tv_sec: seconds, tv_nsec: milliseconds * 1_000_000)
+    }
+
+    @Test func theClockCountsCaptureFrames() {
+        #expect(timeline.frame(at: time(seconds: 2, milliseconds: 500)) == 40_000)
+        #expect(EchoTimeline(sampleRate: 8000).frame(at: time(seconds: 1, milliseconds: 10)) == 8080)
+    }
+
+    @Test func aWrittenBlockIsHeardAfterWhatTheDeviceHeldBeforeIt() {
+        let now = time(seconds: 10, milliseconds: 0)
+        // 80 ms held after writing 20 ms: the block starts in 60 ms.
+        #expect(timeline.playbackStart(at: now, pendingFrames: 1280, written: 320, playbackRate: 16000) == 160_000 + 960)
+        // The same at 48 kHz playback, counted at the microphone's 16 kHz.
+        #expect(timeline.playbackStart(at: now, pendingFrames: 3840, written: 960, playbackRate: 48000) == 160_000 + 960)
+    }
+
+    @Test func aReadChunkEndsBeforeWhatTheDeviceStillHolds() {
+        #expect(timeline.captureEnd(at: time(seconds: 10, milliseconds: 0), delayFrames: 160) == 160_000 - 160)
+    }
+
+    @Test func theCapturedStretchFindsExactlyTheBlockHeardOverIt() {
+        let reference = EchoReference(capacityFrames: 32000, continuityFrames: 320, resumeFrames: 64)
+        let ramp = (0..<320).map { Int16($0 + 1) }
+        // Written at 10.000 s with 80 ms held: heard from 10.060 s.
+        let heardFrom = timeline.playbackStart(at: time(seconds: 10, milliseconds: 0), pendingFrames: 1280, written: 320, playbackRate: 16000)
+        _ = ramp.withUnsafeBufferPointer { reference.record($0, from: heardFrom) }
+        // Read at 10.090 s with 10 ms still in the capture buffer: the
+        // chunk covers 10.060 to 10.080 s.
+        let end = timeline.captureEnd(at: time(seconds: 10, milliseconds: 90), delayFrames: 160)
+        var captured = [Int16](repeating: -1, count: 320)
+        captured.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: end - 320) }
+        #expect(captured == ramp)
+        // Ten milliseconds earlier, the first half is from before the block: silence.
+        captured.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: end - 480) }
+        #expect(captured == [Int16](repeating: 0, count: 160) + ramp.prefix(160))
+    }
+
+    @Test func jitterInTheReportedDelayDoesNotTearTheReference() {
+        let reference = EchoReference(capacityFrames: 32000, continuityFrames: 320, resumeFrames: 64)
+        let first = [Int16](repeating: 1, count: 320)
+        let second = [Int16](repeating: 2, count: 320)
+        #expect(first.withUnsafeBufferPointer { reference.record($0, from: 1000) } == 1000)
+        // Reported 5 ms late: it continues the first block.
+        #expect(second.withUnsafeBufferPointer { reference.record($0, from: 1400) } == 1320)
+        // After a pause longer than the continuity: where it says, silence between.
+        #expect(first.withUnsafeBufferPointer { reference.record($0, from: 3000) } == 3000)
+        var heard = [Int16](repeating: -1, count: 4)
+        heard.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: 1638) }
+        #expect(heard == [2, 2, 0, 0])
+        // After a pause, a gap beyond the jitter is real: the device ran dry.
+        #expect(first.withUnsafeBufferPointer { reference.record($0, from: 3420, afterPause: true) } == 3420)
+        #expect(second.withUnsafeBufferPointer { reference.record($0, from: 3770, afterPause: true) } == 3740)
+    }
+
+    @Test func whatTheDeviceStillHeldMovesWithAStalledStart() {
+        let reference = EchoReference(capacityFrames: 32000, continuityFrames: 320, resumeFrames: 64)
+        // Four periods written at once to a stream that then stalls: each
+        // measured as starting when the ones before it end.
+        for block in 0..<4 {
+            let samples = [Int16](repeating: Int16(block + 1), count: 320)
+            _ = samples.withUnsafeBufferPointer { reference.record($0, from: 1000 + Int64(block * 320), queued: block * 320) }
+        }
+        // The fifth, 1.2 s later, still behind all four: they were not heard yet.
+        let fifth = [Int16](repeating: 5, count: 320)
+        #expect(fifth.withUnsafeBufferPointer { reference.record($0, from: 20_000, queued: 1280) } == 20_000)
+        var heard = [Int16](repeating: -1, count: 1600)
+        heard.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: 18_720) }
+        #expect(heard == (1...5).flatMap { [Int16](repeating: Int16($0), count: 320) })
+        var before = [Int16](repeating: -1, count: 1280)
+        before.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: 1000) }
+        #expect(before == [Int16](repeating: 0, count: 1280), "not heard where they were first placed")
+    }
+
+    @Test func droppedAudioIsNotExpectedAsEcho() {
+        let reference = EchoReference(capacityFrames: 32000, continuityFrames: 320, resumeFrames: 64)
+        let block = [Int16](repeating: 7, count: 320)
+        _ = block.withUnsafeBufferPointer { reference.record($0, from: 1000) }
+        reference.discard(from: 1100)
+        var heard = [Int16](repeating: -1, count: 4)
+        heard.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: 1098) }
+        #expect(heard == [7, 7, 0, 0])
+        #expect(reference.isAudible(from: 1000, to: 1100, threshold: 5))
+        #expect(!reference.isAudible(from: 1100, to: 1400, threshold: 5))
+    }
+
+    @Test func whatTheRingNoLongerHoldsReadsAsSilence() {
+        let reference = EchoReference(capacityFrames: 1000, continuityFrames: 0, resumeFrames: 0)
+        let block = [Int16](repeating: 3, count: 600)
+        _ = block.withUnsafeBufferPointer { reference.record($0, from: 0) }
+        _ = block.withUnsafeBufferPointer { reference.record($0, from: 600) }
+        var heard = [Int16](repeating: -1, count: 4)
+        heard.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: 198) }
+        #expect(heard == [0, 0, 3, 3])
+    }
+}
+
+/// espeak-ng's speech, made once for the suites that need it.
+enum Voices {
+    static let agent = SpeechClip("Thank you for calling the help desk. I can look at your order, change your delivery, or explain your last invoice.", voice: "en-us")
+    static let user = SpeechClip("Wait, stop, I have a question about my delivery.", voice: "en-us+f3")
+}
+
+@Suite("Echo: the canceller and half-duplex")
+struct EchoHandlingTests {
+    /// The agent's speech through an echo path of `delay` frames at `gain`,
+    /// the user's voice (`nearEnd`, from `nearEndAt`) added at the
+    /// microphone, through the canceller in 20 ms chunks. Returns the
+    /// energies of the microphone before and after it and of the user's
+    /// voice alone, over frames `measured`.
+    private func cancel(
+        delay: Int, gain: Double, measured: Range<Int>, nearEnd: [Int16] = [], nearEndAt: Int = 0
+    ) async throws -> (captured: Double, cleaned: Double, nearEnd: Double) {
+        let farEnd = try await Voices.agent.samples()
+        let canceller = EchoCanceller(sampleRate: 16000)!
+        var totals = (captured: 0.0, cleaned: 0.0, nearEnd: 0.0)
+        for start in stride(from: 0, to: farEnd.count - 320, by: 320) {
+            let heard = Array(farEnd[start..<start + 320])
+            let user = (start..<start + 320).map { $0 >= nearEndAt && $0 - nearEndAt < nearEnd.count ? nearEnd[$0 - nearEndAt] : 0 }
+            var microphone = (start..<start + 320).map { index in
+                Int16(clamping: Int(Double(index >= delay ? farEnd[index - delay] : 0) * gain) + Int(user[index - start]))
+            }
+            let before = microphone.withUnsafeBufferPointer { EchoLossMeter.energy($0) }
+            microphone.withUnsafeMutableBufferPointer { captured in
+                heard.withUnsafeBufferPointer { canceller.process(captured, reference: $0, delayMs: 0) }
+            }
+            if measured.contains(start) {
+                totals.captured += before
+                totals.cleaned += microphone.withUnsafeBufferPointer { EchoLossMeter.energy($0) }
+                totals.nearEnd += user.withUnsafeBufferPointer { EchoLossMeter.energy($0) }
+            }
+        }
+        return totals
+    }
+
+    @Test func theAgentsEchoIsRemovedByMoreThan25dBAfterTwoSeconds() async throws {
+        let result = try await cancel(delay: 16000 * 60 / 1000, gain: 0.316, measured: 32000..<96000)
+        let erle = 10 * log10(result.captured / result.cleaned)
+        #expect(erle >= 25, "ERLE \(erle) dB from the second second on")
+    }
+
+    @Test func theUsersVoiceOverTheAgentKeepsItsLevel() async throws {
+        // The user starts four seconds in, as loud as the agent's echo.
+        let user = try await Voices.user.samples().map { Int16(Double($0) * 0.316) }
+        let result = try await cancel(delay: 16000 * 60 / 1000, gain: 0.316, measured: 64000..<(64000 + user.count), nearEnd: user, nearEndAt: 64000)
+        let attenuation = 10 * log10(result.nearEnd / result.cleaned)
+        #expect(attenuation <= 4, "the user's voice lost \(attenuation) dB")
+    }
+
+    @Test func theMeterMeasuresOnlyWhileTheSpeakerIsHeard() {
+        var meter = EchoLossMeter(sampleRate: 16000)
+        meter.add(heard: 1e9, before: 1e9, after: 1e9, frames: 16000, speakerHeard: false)
+        #expect(meter.enhancementDB == nil && meter.totalLossDB == nil)
+        for _ in 0..<50 { meter.add(heard: 1e9, before: 1e8, after: 1e5, frames: 320, speakerHeard: true) }
+        #expect(abs((meter.enhancementDB ?? 0) - 30) < 0.01)
+        #expect(abs((meter.totalLossDB ?? 0) - 40) < 0.01)
+    }
+
+    @Test func aSilentMicrophoneHasNothingToEnhanceButLosesEverything() {
+        var meter = EchoLossMeter(sampleRate: 16000)
+        for _ in 0..<50 { meter.add(heard: 1e9, before: 0, after: 0, frames: 320, speakerHeard: true) }
+        #expect(meter.enhancementDB == nil)
+        #expect((meter.totalLossDB ?? 0) > 60)
+    }
+
+    @Test func halfDuplexSilencesTheMicrophoneWhileTheAgentIsHeardAndForItsTail() {
+        let reference = EchoReference(capacityFrames: 32000, continuityFrames: 320, resumeFrames: 64)
+        let statistics = SharedStatistics()
+        // The agent was heard from 150 to 50 ms before the chunk's end.
+        let speech = [Int16](repeating: 3000, count: 1600)
+        _ = speech.withUnsafeBufferPointer { reference.record($0, from: 100_000 - 2400) }
+        func processed(tailMilliseconds: Int) -> [Int16] {
+            let processor = EchoProcessor(
+                mode: .halfDuplex, reference: reference, timeline: EchoTimeline(sampleRate: 16000), chunkFrames: 320,
+                tailMilliseconds: tailMilliseconds, statistics: statistics, report: { _ in })
+            var chunk = [Int16](repeating: 500, count: 320)
+            processor.process(&chunk, endingAt: 100_000)
+            return chunk
+        }
+        #expect(processed(tailMilliseconds: 300) == [Int16](repeating: 0, count: 320))
+        #expect(statistics.snapshot.echo.silencedChunks == 1)
+        #expect(processed(tailMilliseconds: 20) == [Int16](repeating: 500, count: 320))
+        #expect(statistics.snapshot.echo.mode == .halfDuplex)
+    }
+}
+
+@Suite("Echo: the canceller in the capture path")
+struct EchoCancellingProcessorTests {
+    /// The speaker plays noise; the microphone hears it 40 ms later, 10 dB
+    /// quieter; chunk after chunk through `EchoProcessor` in `cancel`.
+    @Test func untilItConvergesTheAgentIsNotSentThenItsEchoIsRemovedAndTheEventSaysSo() async throws {
+        let rate = 16000
+        let speech = try await Voices.agent.samples()
+        let reference = EchoReference(capacityFrames: rate * 2, continuityFrames: 320, resumeFrames: 64)
+        let statistics = SharedStatistics()
+        let events = EventBox()
+        let processor = EchoProcessor(
+            mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: rate), chunkFrames: 320, tailMilliseconds: 300,
+            statistics: statistics, report: { events.append($0) })
+        var firstChunkSent: [Int16] = []
+        var silencedAfterThreeSeconds = 0
+        // The microphone hears the speaker 40 ms later, 10 dB quieter.
+        for start in stride(from: 0, to: speech.count - 320, by: 320) {
+            _ = speech.withUnsafeBufferPointer { reference.record(UnsafeBufferPointer(rebasing: $0[start..<start + 320]), from: Int64(start)) }
+            var chunk = (start..<start + 320).map { $0 >= 640 ? Int16(Double(speech[$0 - 640]) * 0.316) : 0 }
+            processor.process(&chunk, endingAt: Int64(start + 320))
+            if start == 1600 { firstChunkSent = chunk }
+            if start == 48000 { silencedAfterThreeSeconds = statistics.snapshot.echo.silencedChunks }
+        }
+        #expect(firstChunkSent.allSatisfy { $0 == 0 }, "not sent while converging")
+        let echo = statistics.snapshot.echo
+        #expect(echo.converged)
+        #expect((echo.returnLossEnhancementDB ?? 0) >= 20, "ERLE \(echo.returnLossEnhancementDB ?? 0) dB")
+        #expect(abs((echo.delayMs ?? 0) - 40) <= 10, "echo delay \(echo.delayMs ?? 0) ms")
+        #expect(statistics.snapshot.echo.silencedChunks == silencedAfterThreeSeconds, "converged, the microphone is no longer silenced")
+        guard case .echoConverged(_, let after, .conversationStart)? = events.all.first else {
+            Issue.record("no echo_converged event: \(events.all)")
+            return
+        }
+        #expect(after <= 2000, "converged after \(after) ms")
+    }
+}
+
+@Suite("Echo: the echo's delay")
+struct EchoDelayEstimatorTests {
+    /// Speech-like loudness: syllables of 100 to 300 ms and pauses between.
+    private func envelope(frames: Int, seed: UInt64) -> [Double] {
+        var state = seed
+        var levels: [Double] = []
+        while levels.count < frames {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let length = 10 + Int(state >> 59)
+            let loud = (state >> 40) & 1 == 0
+            levels += [Double](repeating: loud ? 1e8 * Double(1 + (state >> 20) % 4) : 10, count: length)
+        }
+        return Array(levels.prefix(frames))
+    }
+
+    @Test(arguments: [0, 6, 17, 35])
+    func theMicrophoneFollowingTheSpeakerGivesItsDelay(delayFrames: Int) {
+        let played = envelope(frames: 400, seed: 3)
+        var estimator = EchoDelayEstimator()
+        for index in played.indices {
+            estimator.add(heard: played[index], captured: index >= delayFrames ? played[index - delayFrames] * 0.1 + 1e4 : 1e4)
+        }
+        #expect(estimator.delayFrames == delayFrames)
+    }
+
+    @Test func aMicrophoneThatDoesNotFollowGivesNone() {
+        let played = envelope(frames: 400, seed: 3)
+        let other = envelope(frames: 400, seed: 11)
+        var estimator = EchoDelayEstimator()
+        for index in played.indices { estimator.add(heard: played[index], captured: other[index]) }
+        #expect(estimator.delayFrames == nil)
+    }
+}
+
+final class EventBox: Sendable {
+    private let events = NIOLockedValueBox<[AudioEngineEvent]>([])
+
+    func append(_ event: AudioEngineEvent) {
+        events.withLockedValue { $0.append(event) }
+    }
+
+    var all: [AudioEngineEvent] { events.withLockedValue { $0 } }
+}
+
+@Suite("Echo: what the speaker played, at the microphone's rate")
+struct EchoFeedTests {
+    @Test(arguments: [(48000, 16000), (16000, 8000), (22050, 16000), (16000, 16000)])
+    func aReplyAtAnotherRateIsRecordedAtTheMicrophonesRate(playbackRate: Int, captureRate: Int) {
+        let reference = EchoReference(capacityFrames: captureRate * 4, continuityFrames: captureRate / 50, resumeFrames: captureRate / 250)
+        let feed = EchoFeed(reference: reference, timeline: EchoTimeline(sampleRate: captureRate), playbackRate: playbackRate)
+        // One second of a 300 Hz tone peaking at -10 dBFS, written in 20 ms
+        // periods to a device that plays none of it yet.
+        let tone = (0..<playbackRate).map { Int16(sin(2 * Double.pi * 300 * Double($0) / Double(playbackRate)) * 10362) }
+        let period = playbackRate / 50
+        for start in stride(from: 0, to: tone.count, by: period) {
+            tone.withUnsafeBufferPointer {
+                feed.written(UnsafeBufferPointer(rebasing: $0[start..<start + period]), pendingFrames: start + period, afterPause: false)
+            }
+        }
+        // Heard from the first write on, over the next second.
+        let now = EchoTimeline(sampleRate: captureRate).frame(at: EchoTimeline.now)
+        var heard = [Int16](repeating: 0, count: captureRate * 2)
+        heard.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: now - Int64(captureRate / 2)) }
+        let sounding = heard.indices.filter { heard[$0] != 0 }
+        let span = (sounding.last ?? 0) - (sounding.first ?? 0) + 1
+        #expect(abs(span - captureRate) < captureRate / 100, "one second at \(captureRate) Hz: \(span) frames")
+        let level = PCMCodec.rmsDBFS(heard.filter { $0 != 0 })
+        #expect(abs(level - -13) < 1, "the tone's level survives resampling: \(level) dBFS")
+    }
+}

@@ -1,0 +1,78 @@
+import AgentSimulator
+import ControlProtocol
+import Foundation
+import PacedAudioFixture
+import Testing
+
+/// The speaker 60 ms and 10 dB away from the microphone, as on a kiosk: the
+/// agent (espeak-ng's default voice) would hear itself, and the simulator
+/// interrupts a reply whenever speech comes in over it, as the service does.
+@Suite("Echo end to end", .serialized, .timeLimit(.minutes(3)))
+struct EchoEndToEndTests {
+    /// The pulse plugin starts a new stream after an underrun it reports,
+    /// and a null sink's monitor then runs ahead of what the stream says it
+    /// played by another amount: a jump in the echo's delay that a room
+    /// does not have. This speaker lets the sound server ride over an
+    /// underrun instead, as scripts/lib/paced-audio.sh does.
+    static let audio = PacedAudioServer(name: "echo", reportsUnderruns: false)
+
+    /// What the agent says, in every reply.
+    static let agentSpeech = SpeechClip(
+        "Thank you for calling the help desk. I can look at your order, change your delivery, or explain your last invoice. Tell me what you need.",
+        voice: "en-us")
+
+    private struct Conversation {
+        let simulator: SimulatorProcess
+        let daemon: DaemonProcess
+        let follower: EventFollower
+    }
+
+    private func converse(echo mode: String) async throws -> Conversation {
+        try await Self.audio.ready()
+        try await Self.audio.addEchoPath(latencyMilliseconds: 60, gainDB: -10)
+        let speech = try await Self.agentSpeech.samples()
+        let simulator = try await SimulatorProcess {
+            $0.delivery = .paced
+            $0.replySpeech = speech
+        }
+        let daemon = try await DaemonProcess(simulator: simulator, audio: Self.audio, arguments: ["--echo", mode])
+        let follower = try EventFollower(socket: daemon.socketPath)
+        let started = try await daemon.ctl("start")
+        #expect(started.status == 0, "\(started.errors)")
+        return Conversation(simulator: simulator, daemon: daemon, follower: follower)
+    }
+
+    /// Waits until the agent has spoken `replies` replies (the greeting
+    /// first) to the end, asking for each after the greeting.
+    private func listen(to replies: Int, in conversation: Conversation) async throws {
+        let seconds = Double(try await Self.agentSpeech.samples().count) / 16000
+        for reply in 0..<replies {
+            if reply > 0 { #expect(try await conversation.daemon.ctl("say", "Go on, please").status == 0) }
+            try await waitFor("reply \(reply + 1) to start", timeout: .seconds(10)) {
+                await conversation.simulator.received("simulator.reply_audio_started").count > reply
+            }
+            try await Task.sleep(for: .seconds(seconds + 0.5))
+        }
+    }
+
+    @Test func withoutEchoHandlingTheAgentInterruptsItself() async throws {
+        let conversation = try await converse(echo: "none")
+        try await waitFor("the agent to hear its own greeting", timeout: .seconds(10)) {
+            await !conversation.simulator.received("simulator.interruption_sent").isEmpty
+        }
+        #expect(try await conversation.daemon.ctl("stop").status == 0)
+    }
+
+    @Test func halfDuplexNeverSendsTheAgentsVoice() async throws {
+        let conversation = try await converse(echo: "half-duplex")
+        try await listen(to: 2, in: conversation)
+        let status = try await conversation.daemon.status()
+        #expect(status.audio.echo.mode == "half-duplex")
+        #expect((status.audio.echo.silencedChunks ?? 0) > 100, "the microphone was silenced while the agent spoke")
+        // The loopback leaves a least-significant bit of noise at most.
+        let loudest = await conversation.simulator.received("user_audio_chunk").compactMap(\.rmsDBFS).max() ?? -.infinity
+        #expect(loudest < -80, "the agent heard \(loudest) dBFS")
+        #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
+        #expect(try await conversation.daemon.ctl("stop").status == 0)
+    }
+}
