@@ -54,30 +54,46 @@ def speech(text, voice, work):
 
 
 class EchoPath:
-    """module-loopback from the speaker's monitor into the microphone."""
+    """module-loopback from the speaker's monitor into the microphone. The
+    microphone's null sink sometimes starts the loopback's stream with half a
+    second of latency of its own, which would make the echo that much later
+    than asked: such a path is made again."""
 
     def __init__(self, environment, latency_ms, gain_db):
-        module = subprocess.run(
+        self.environment = environment
+        for _ in range(10):
             # adjust_time=0: a room's delay stays put; rate adjustment would
             # stretch the path's delay by a sample a second.
-            ["pactl", "load-module", "module-loopback", "source=speaker.monitor", "sink=mic", f"latency_msec={latency_ms}", "adjust_time=0"],
-            env=environment, check=True, capture_output=True, text=True).stdout.strip()
-        self.environment = environment
-        self.module = module
+            self.module = subprocess.run(
+                ["pactl", "load-module", "module-loopback", "source=speaker.monitor", "sink=mic", f"latency_msec={latency_ms}", "adjust_time=0"],
+                env=environment, check=True, capture_output=True, text=True).stdout.strip()
+            block = compare.wait_for("the loopback's sink input", self.sink_input)
+            time.sleep(0.5)
+            if self.sink_latency_us(self.sink_input()) <= 30_000:
+                index = block.split("\n", 1)[0].strip()
+                # A linear factor: this pactl reads no negative decibels.
+                subprocess.run(["pactl", "set-sink-input-volume", index, f"{10 ** (gain_db / 20):.4f}"], env=environment, check=True)
+                return
+            self.stop()
+        raise RuntimeError("the loopback kept starting with a long latency of the microphone's sink")
 
-        def sink_input():
-            listing = subprocess.run(["pactl", "list", "sink-inputs"], env=environment, capture_output=True, text=True).stdout
-            for block in listing.split("Sink Input #")[1:]:
-                if f"Owner Module: {module}\n" in block:
-                    return block.split("\n", 1)[0].strip()
-            return None
+    def sink_input(self):
+        listing = subprocess.run(["pactl", "list", "sink-inputs"], env=self.environment, capture_output=True, text=True).stdout
+        return next((block for block in listing.split("Sink Input #")[1:] if f"Owner Module: {self.module}\n" in block), None)
 
-        index = compare.wait_for("the loopback's sink input", sink_input)
-        # A linear factor: this pactl reads no negative decibels.
-        subprocess.run(["pactl", "set-sink-input-volume", index, f"{10 ** (gain_db / 20):.4f}"], env=environment, check=True)
+    @staticmethod
+    def sink_latency_us(block):
+        line = next(line for line in block.splitlines() if "Sink Latency:" in line)
+        return int(line.split()[2])
 
     def stop(self):
         subprocess.run(["pactl", "unload-module", self.module], env=self.environment)
+
+
+def warm_up_speaker(environment):
+    """The speaker's first stream after idle stalls: a short silence warms it."""
+    subprocess.run(["pacat", "--device=speaker", "--format=s16le", f"--rate={compare.RATE}", "--channels=1", "--latency-msec=20"],
+                   input=bytes(3200), env=environment, check=True)
 
 
 def energy(records):
@@ -186,6 +202,7 @@ def main():
     user_seconds = user_raw.stat().st_size / 2 / compare.RATE
     audio = compare.PacedAudio(work / "audio")
     path = EchoPath(audio.environment, arguments.latency_ms, arguments.gain_db)
+    warm_up_speaker(audio.environment)
     voice = compare.Microphone(audio.environment)
     speaking = ("--reply-speech", str(agent_raw), "--delivery", "burst")
     results = {}
@@ -236,7 +253,7 @@ def main():
         f"Written by `{arguments.command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, on {machine()}.",
         "",
         f"The paced devices with an echo path: PulseAudio's module-loopback from the speaker's monitor into the "
-        f"microphone, {arguments.latency_ms} ms later and {arguments.gain_db} dB quieter. The agent simulator answers "
+        f"microphone, {arguments.latency_ms} ms later and {-arguments.gain_db} dB quieter. The agent simulator answers "
         f"every turn with {reply_seconds:.1f} s of espeak-ng speech (voice en-us), sent in a burst, and interrupts a reply "
         "when speech comes in over it (10 ms frames above -40 dBFS), as the service does. For each mode: "
         f"{arguments.seconds:g} s of the agent talking, reply after reply, with nobody else in the room; then "

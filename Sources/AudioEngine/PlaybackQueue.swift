@@ -83,6 +83,18 @@ final class PlaybackQueue: @unchecked Sendable {
     /// thread sleeps here without waking.
     func take(into buffer: UnsafeMutableBufferPointer<Int16>) -> Take {
         condition.lock(whenValue: true)
+        return takeLocked(into: buffer)
+    }
+
+    /// `take`, waiting at most `limit`: nil when nothing came meanwhile.
+    func take(into buffer: UnsafeMutableBufferPointer<Int16>, waitingAtMost limit: Duration) -> Take? {
+        guard condition.lock(whenValue: true, timeoutSeconds: Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18)
+        else { return nil }
+        return takeLocked(into: buffer)
+    }
+
+    /// The body of `take`, with the lock held; releases it.
+    private func takeLocked(into buffer: UnsafeMutableBufferPointer<Int16>) -> Take {
         defer {
             consumerGeneration = generation
             condition.unlock(withValue: consumerHasWork)

@@ -95,9 +95,25 @@ final class PlaybackStream: Sendable {
         var starved = true
         var finish = PlaybackQueue.Finish.drop
         let feed = echo.map { EchoFeed(reference: $0.reference, timeline: $0.timeline, playbackRate: sampleRate) }
+        // The canceller learns the echo path against the speaker's timing,
+        // which a device measures afresh each time it resumes after running
+        // dry (a sound server by tens of milliseconds): with it, the
+        // speaker never runs dry between replies, but plays silence.
+        let keepsSpeakerRunning = configuration.echo == .cancel
+        let silentPeriod = [Int16](repeating: 0, count: period.count)
+        let periodDuration = Duration.milliseconds(configuration.periodMilliseconds)
         while isRunning {
-            let take = period.withUnsafeMutableBufferPointer {
-                queue.take(into: $0)
+            let waited = period.withUnsafeMutableBufferPointer {
+                keepsSpeakerRunning ? queue.take(into: $0, waitingAtMost: periodDuration) : queue.take(into: $0)
+            }
+            guard let take = waited else {
+                // Two periods held are enough to ride over the next wait,
+                // and a reply waits behind no more than that.
+                if pcm.pendingFrames < 2 * pcm.periodFrames {
+                    _ = write(silentPeriod, count: silentPeriod.count, to: pcm, starved: starved, generation: generation, feed: feed)
+                    starved = false
+                }
+                continue
             }
             if let finished = take.finished {
                 finish = finished

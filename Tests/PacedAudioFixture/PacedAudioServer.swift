@@ -65,25 +65,16 @@ public actor PacedAudioServer {
     public func addEchoPath(latencyMilliseconds: Int, gainDB: Int) async throws {
         // One echo at a time: a path made before, with other figures, goes.
         _ = try await runProgram("/usr/bin/pactl", ["unload-module", "module-loopback"], environment: environment)
-        let loaded = try await runProgram(
-            "/usr/bin/pactl", [
-                // A room's delay stays put: no rate adjustment, which would
-                // stretch the path's delay by a sample a second.
-                "load-module", "module-loopback", "source=speaker.monitor", "sink=mic", "latency_msec=\(latencyMilliseconds)", "adjust_time=0",
-            ],
-            environment: environment)
-        guard loaded.status == 0, let module = Int(loaded.output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw FixtureError("module-loopback did not load: \(loaded.errors)")
-        }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
-            let inputs = try await runProgram("/usr/bin/pactl", ["list", "sink-inputs"], environment: environment).output
-            // Each sink input's block names its owner module.
-            for block in inputs.components(separatedBy: "Sink Input #").dropFirst() where block.contains("Owner Module: \(module)\n") {
-                let index = String(block.prefix { $0.isNumber })
+        // The microphone's null sink sometimes starts the loopback's stream
+        // with half a second of latency of its own, which would make the
+        // echo that much later than asked: such a path is made again.
+        for _ in 0..<10 {
+            let (module, input) = try await loadLoopback(latencyMilliseconds: latencyMilliseconds)
+            try await Task.sleep(for: .milliseconds(500))
+            if try await sinkLatencyMicroseconds(of: input) <= 30_000 {
                 // A linear factor: this pactl reads no negative decibels.
                 let factor = String(format: "%.4f", pow(10, Double(gainDB) / 20))
-                let set = try await runProgram("/usr/bin/pactl", ["set-sink-input-volume", index, factor], environment: environment)
+                let set = try await runProgram("/usr/bin/pactl", ["set-sink-input-volume", input, factor], environment: environment)
                 guard set.status == 0 else { throw FixtureError("cannot set the echo's volume: \(set.errors)") }
                 // The speaker's first stream after idle stalls, as the
                 // microphone's does: warm it up before a test listens.
@@ -92,9 +83,45 @@ public actor PacedAudioServer {
                     environment: environment, input: Data(count: 3200))
                 return
             }
+            _ = try await runProgram("/usr/bin/pactl", ["unload-module", module], environment: environment)
+        }
+        throw FixtureError("the loopback kept starting with a long latency of the microphone's sink")
+    }
+
+    /// Loads a loopback from the speaker's monitor into the microphone;
+    /// returns its module and its sink input.
+    private func loadLoopback(latencyMilliseconds: Int) async throws -> (module: String, input: String) {
+        let loaded = try await runProgram(
+            "/usr/bin/pactl", [
+                // A room's delay stays put: no rate adjustment, which would
+                // stretch the path's delay by a sample a second.
+                "load-module", "module-loopback", "source=speaker.monitor", "sink=mic", "latency_msec=\(latencyMilliseconds)", "adjust_time=0",
+            ],
+            environment: environment)
+        let module = loaded.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard loaded.status == 0, Int(module) != nil else { throw FixtureError("module-loopback did not load: \(loaded.errors)") }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if let block = try await sinkInputBlocks().first(where: { $0.contains("Owner Module: \(module)\n") }) {
+                return (module, String(block.prefix { $0.isNumber }))
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw FixtureError("the loopback's sink input did not appear")
+    }
+
+    private func sinkLatencyMicroseconds(of input: String) async throws -> Int {
+        guard let block = try await sinkInputBlocks().first(where: { $0.hasPrefix(input + "\n") }),
+            let line = block.split(separator: "\n").first(where: { $0.contains("Sink Latency:") }),
+            let value = Int(line.split(separator: " ").dropFirst(2).first ?? "")
+        else { throw FixtureError("no sink latency for sink input \(input)") }
+        return value
+    }
+
+    /// `pactl list sink-inputs`, one block per input, each starting with its index.
+    private func sinkInputBlocks() async throws -> [String] {
+        let inputs = try await runProgram("/usr/bin/pactl", ["list", "sink-inputs"], environment: environment).output
+        return Array(inputs.components(separatedBy: "Sink Input #").dropFirst())
     }
 
     /// Asks the server to exit, as if the sound device went away.

@@ -21,6 +21,9 @@ struct EchoEndToEndTests {
         "Thank you for calling the help desk. I can look at your order, change your delivery, or explain your last invoice. Tell me what you need.",
         voice: "en-us")
 
+    /// The user talking over it, in another voice.
+    static let userSpeech = SpeechClip("Wait, stop, I have a question about my delivery.", voice: "en-us+f3")
+
     private struct Conversation {
         let simulator: SimulatorProcess
         let daemon: DaemonProcess
@@ -73,6 +76,36 @@ struct EchoEndToEndTests {
         let loudest = await conversation.simulator.received("user_audio_chunk").compactMap(\.rmsDBFS).max() ?? -.infinity
         #expect(loudest < -80, "the agent heard \(loudest) dBFS")
         #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
+        #expect(try await conversation.daemon.ctl("stop").status == 0)
+    }
+
+    @Test func theCancellerConvergesAndTheAgentDoesNotInterruptItself() async throws {
+        let conversation = try await converse(echo: "cancel")
+        let converged = try await conversation.follower.waitFor("the canceller to converge") { $0.type == "echo_converged" }
+        #expect(converged.fields["cause"] == "start")
+        #expect(Int(converged.fields["after_ms"] ?? "") ?? .max <= 2000, "converged after \(converged.fields["after_ms"] ?? "?") ms")
+        try await listen(to: 3, in: conversation)
+        #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
+        let echo = try await conversation.daemon.status().audio.echo
+        #expect(echo.mode == "cancel" && echo.converged == true)
+        #expect((echo.erleDB ?? 0) >= 20, "echo return loss enhancement \(echo.erleDB ?? 0) dB")
+        #expect(try await conversation.daemon.ctl("stop").status == 0)
+    }
+
+    @Test func theUserCanStillTalkOverTheAgent() async throws {
+        let conversation = try await converse(echo: "cancel")
+        try await listen(to: 2, in: conversation)
+        #expect(try await conversation.daemon.ctl("say", "Tell me more").status == 0)
+        try await waitFor("the third reply to start", timeout: .seconds(10)) {
+            await conversation.simulator.received("simulator.reply_audio_started").count == 3
+        }
+        try await Task.sleep(for: .seconds(1))
+        #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
+        let user = try await Self.userSpeech.samples()
+        _ = try await Self.audio.play(user.withUnsafeBytes { Data($0) })
+        try await waitFor("the user's voice to interrupt the agent", timeout: .seconds(5)) {
+            await !conversation.simulator.received("simulator.interruption_sent").isEmpty
+        }
         #expect(try await conversation.daemon.ctl("stop").status == 0)
     }
 }
