@@ -161,7 +161,7 @@ def main():
         "chunk 100 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=(*NO_ECHO, "--chunk-ms", "100")),
         "chunk 250 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=(*NO_ECHO, "--chunk-ms", "250")),
         "chunk 20 ms, wss": lambda folder: compare.Daemon(folder, arguments.bin, secure, audio.environment, settings=(*NO_ECHO, *secure.settings)),
-        "chunk 20 ms, echo cancel (the default)": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment),
+        "chunk 20 ms, echo cancel": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment),
         "official SDK, chunk 20 ms": lambda folder: compare.SDK(folder, arguments.python, plain, audio.environment, chunk_ms=20),
         "official SDK, chunk 250 ms (its own)": lambda folder: compare.SDK(folder, arguments.python, plain, audio.environment),
     }

@@ -125,9 +125,7 @@ final class EchoProcessor {
         if reference.takePathChange() { restartCanceller(.playbackDevice) }
         heard.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: start) }
         let speakerHeard = heard.contains { $0 > Self.audibleAmplitude || $0 < -Self.audibleAmplitude }
-        let energyHeard = heard.withUnsafeBufferPointer { EchoLossMeter.energy($0) }
-        let before = chunk.withUnsafeBufferPointer { EchoLossMeter.energy($0) }
-        followEchoDelay(chunk, frameSize: canceller.frameSize)
+        let (energyHeard, before) = followEchoDelay(chunk, frameSize: canceller.frameSize)
         chunk.withUnsafeMutableBufferPointer { captured in
             heard.withUnsafeBufferPointer { canceller.process(captured, reference: $0, delayMs: toldDelayMs) }
         }
@@ -155,22 +153,30 @@ final class EchoProcessor {
 
     /// Feeds the delay estimator with the chunk (before cancelling) and
     /// what was heard over it, 10 ms at a time; tells the canceller a new
-    /// delay when the echo's has left what it covers.
-    private func followEchoDelay(_ chunk: [Int16], frameSize: Int) {
+    /// delay when the echo's has left what it covers. Returns the chunk's
+    /// energies: what was heard, and the microphone before cancelling.
+    private func followEchoDelay(_ chunk: [Int16], frameSize: Int) -> (heard: Double, captured: Double) {
+        var energies = (heard: 0.0, captured: 0.0)
         chunk.withUnsafeBufferPointer { captured in
             heard.withUnsafeBufferPointer { played in
                 for start in stride(from: 0, to: captured.count, by: frameSize) {
-                    delayEstimator.add(
+                    let frame = (
                         heard: EchoLossMeter.energy(UnsafeBufferPointer(rebasing: played[start..<start + frameSize])),
-                        captured: EchoLossMeter.energy(UnsafeBufferPointer(rebasing: captured[start..<start + frameSize])))
+                        captured: EchoLossMeter.energy(UnsafeBufferPointer(rebasing: captured[start..<start + frameSize]))
+                    )
+                    delayEstimator.add(heard: frame.heard, captured: frame.captured)
+                    energies = (energies.heard + frame.heard, energies.captured + frame.captured)
                 }
             }
         }
-        guard let frames = delayEstimator.delayFrames else { return }
-        let delayMs = frames * 10
-        guard delayMs < toldDelayMs || delayMs > toldDelayMs + Self.coveredDelayMs else { return }
-        toldDelayMs = max(0, delayMs - Self.delayMarginMs)
-        echoPathMoved(.echoDelay)
+        if let frames = delayEstimator.delayFrames {
+            let delayMs = frames * 10
+            if delayMs < toldDelayMs || delayMs > toldDelayMs + Self.coveredDelayMs {
+                toldDelayMs = max(0, delayMs - Self.delayMarginMs)
+                echoPathMoved(.echoDelay)
+            }
+        }
+        return energies
     }
 
     private func restartCanceller(_ cause: EchoRestartCause) {

@@ -232,6 +232,30 @@ struct EchoCancellingProcessorTests {
     }
 }
 
+@Suite("Echo: cancel where the canceller cannot run")
+struct EchoCancellerUnavailableTests {
+    @Test(arguments: [(22050, 441), (16000, 400)])
+    func theMicrophoneIsHalfDuplexAndTheEventSaysWhy(sampleRate: Int, chunkFrames: Int) {
+        let reference = EchoReference(capacityFrames: sampleRate * 2, continuityFrames: 320, resumeFrames: 64)
+        let statistics = SharedStatistics()
+        let events = EventBox()
+        let processor = EchoProcessor(
+            mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: sampleRate), chunkFrames: chunkFrames,
+            tailMilliseconds: 300, statistics: statistics, report: { events.append($0) })
+        guard case .echoCancellerUnavailable(let reason)? = events.all.first else {
+            Issue.record("no echo_canceller_unavailable event: \(events.all)")
+            return
+        }
+        #expect(reason.contains("half-duplex"))
+        let speech = [Int16](repeating: 3000, count: chunkFrames)
+        _ = speech.withUnsafeBufferPointer { reference.record($0, from: 10_000) }
+        var chunk = [Int16](repeating: 500, count: chunkFrames)
+        processor.process(&chunk, endingAt: 10_000 + Int64(chunkFrames))
+        #expect(chunk.allSatisfy { $0 == 0 }, "silent while the agent is heard")
+        #expect(statistics.snapshot.echo.silencedChunks == 1)
+    }
+}
+
 @Suite("Echo: the echo's delay")
 struct EchoDelayEstimatorTests {
     /// Speech-like loudness: syllables of 100 to 300 ms and pauses between.

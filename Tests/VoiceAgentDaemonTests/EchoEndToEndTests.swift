@@ -46,15 +46,22 @@ struct EchoEndToEndTests {
     }
 
     /// Waits until the agent has spoken `replies` replies (the greeting
-    /// first) to the end, asking for each after the greeting.
+    /// first) to the end, asking for each after the greeting, and the
+    /// microphone has been heard for half a second after each (its echo).
     private func listen(to replies: Int, in conversation: Conversation) async throws {
-        let seconds = Double(try await Self.agentSpeech.samples().count) / 16000
+        let frames = try await Self.agentSpeech.samples().count
         for reply in 0..<replies {
             if reply > 0 { #expect(try await conversation.daemon.ctl("say", "Go on, please").status == 0) }
             try await waitFor("reply \(reply + 1) to start", timeout: .seconds(10)) {
                 await conversation.simulator.received("simulator.reply_audio_started").count > reply
             }
-            try await Task.sleep(for: .seconds(seconds + 0.5))
+            try await waitFor("reply \(reply + 1) to be played", timeout: .seconds(20)) {
+                try await conversation.daemon.status().audio.framesPlayed >= (reply + 1) * frames
+            }
+            let chunksSoFar = await conversation.simulator.received("user_audio_chunk").count
+            try await waitFor("half a second of microphone after reply \(reply + 1)") {
+                await conversation.simulator.received("user_audio_chunk").count >= chunksSoFar + 25
+            }
         }
     }
 
@@ -99,7 +106,10 @@ struct EchoEndToEndTests {
         try await waitFor("the third reply to start", timeout: .seconds(10)) {
             await conversation.simulator.received("simulator.reply_audio_started").count == 3
         }
-        try await Task.sleep(for: .seconds(1))
+        let frames = try await Self.agentSpeech.samples().count
+        try await waitFor("a second of the third reply to be played") {
+            try await conversation.daemon.status().audio.framesPlayed >= 2 * frames + 16000
+        }
         #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
         let user = try await Self.userSpeech.samples()
         _ = try await Self.audio.play(user.withUnsafeBytes { Data($0) })
