@@ -213,7 +213,8 @@ let package = Package(
         .testTarget(
             name: "VoiceAgentDaemonTests",
             dependencies: [
-                "voiceagentd", "AgentSession", "AgentSimulator", "AudioEngine", "ControlProtocol", "DaemonSettings", "PacedAudioFixture",
+                "voiceagentd", "AgentSession", "AgentSimulator", "AudioCodec", "AudioEngine", "ControlProtocol", "DaemonSettings",
+                "PacedAudioFixture",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings

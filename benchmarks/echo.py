@@ -9,6 +9,8 @@ voice), the user another voice. Writes the "echo" section of BENCHMARKS.md.
   heard, against the same with `none` (the echo as captured).
 - False self-interruptions per minute over the same stretch: the simulator
   interrupts a reply whenever speech comes in over it, as the service does.
+- Replies after an interrupt: a reply cut short by the next question, and
+  the new reply starting at once; how many interrupted themselves.
 - Barge-in: the user speaks over a reply at a random moment; the share of
   attempts the simulator interrupts within 500 ms of the user's first word
   entering the microphone.
@@ -17,11 +19,15 @@ voice), the user another voice. Writes the "echo" section of BENCHMARKS.md.
   the agent silent (the residual echo's energy taken out).
 - CPU per minute of each mode over the first stretch.
 
+With --paths, `cancel` alone (and `none` for the echo as captured) on each
+of several echo paths, delays, gains and noise: the "echo-paths" section.
+
 Run through scripts/benchmark-echo, which installs and builds what this needs.
 """
 
 import argparse
 import array
+import contextlib
 import json
 import math
 import random
@@ -43,6 +49,8 @@ AGENT_TEXT = (
 )
 USER_TEXT = "Wait, stop, I have a question about my delivery."
 BARGE_IN_LIMIT = 0.5
+# sox's full-scale pink noise is this far below 0 dBFS RMS.
+PINK_CREST_DB = 13
 
 
 def speech(text, voice, work):
@@ -145,6 +153,20 @@ def talk(run, seconds, reply_seconds):
     return heard, cpu
 
 
+def interrupted_replies(run, attempts):
+    """The user asks again 0.7 to 1.5 s into a reply, which interrupts it, and
+    the new reply starts at once: how many of those replies the simulator
+    heard speech over within their first second (nobody else speaks)."""
+    run.ask()
+    starts = []
+    for _ in range(attempts):
+        time.sleep(random.uniform(0.7, 1.5))
+        starts.append(run.ask())
+    time.sleep(1.5)
+    speech = run.simulator.records("simulator.speech_started", starts[0])
+    return sum(1 for start in starts if any(start <= record["received_at"] <= start + 1.0 for record in speech))
+
+
 def chunks_within(simulator, stretches, skip=0.0):
     records = simulator.records("user_audio_chunk", 0)
     return [r for r in records if any(start + skip <= r["received_at"] <= end for start, end in stretches)]
@@ -185,67 +207,116 @@ def double_talk(run, voice, user_raw, user_seconds, attempts):
     return over, alone, residual
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
-    parser.add_argument("--seconds", type=float, default=60, help="seconds of agent speech per mode")
-    parser.add_argument("--attempts", type=int, default=20, help="barge-in attempts per mode")
-    parser.add_argument("--latency-ms", type=int, default=60, help="the echo path's delay (30-150)")
-    parser.add_argument("--gain-db", type=int, default=-10, help="the echo path's gain (-6 to -20)")
-    parser.add_argument("--command", default="scripts/benchmark-echo", help="the command line recorded in BENCHMARKS.md")
-    arguments = parser.parse_args()
+class Noise:
+    """Steady pink noise into the microphone beside the echo and the user,
+    `level_db` dBFS RMS (a fan, a street)."""
 
-    work = Path(tempfile.mkdtemp(prefix="voiceagent-echo-"))
-    agent_raw = speech(AGENT_TEXT, "en-us", work)
-    user_raw = speech(USER_TEXT, "en-us+f3", work)
-    reply_seconds = agent_raw.stat().st_size / 2 / compare.RATE
-    user_seconds = user_raw.stat().st_size / 2 / compare.RATE
-    audio = compare.PacedAudio(work / "audio")
-    path = EchoPath(audio.environment, arguments.latency_ms, arguments.gain_db)
-    warm_up_speaker(audio.environment)
-    voice = compare.Microphone(audio.environment)
-    speaking = ("--reply-speech", str(agent_raw), "--delivery", "burst")
-    results = {}
-    try:
-        for mode in MODES:
-            folder = work / mode
-            (folder / "interrupting").mkdir(parents=True)
-            interrupting = compare.Simulator(folder / "interrupting", arguments.bin / "voiceagent-simulator", arguments=speaking)
-            run = Run(folder / "talk", arguments, interrupting, audio, mode)
+    def __init__(self, environment, level_db):
+        self.source = subprocess.Popen(
+            ["sox", "-n", "-r", str(compare.RATE), "-c", "1", "-b", "16", "-e", "signed", "-t", "raw", "-",
+             "synth", "7200", "pinknoise", "gain", str(level_db + PINK_CREST_DB)],
+            stdout=subprocess.PIPE)
+        self.sink = subprocess.Popen(
+            ["pacat", "--device=mic", "--format=s16le", f"--rate={compare.RATE}", "--channels=1", "--latency-msec=20"],
+            stdin=self.source.stdout, env=environment)
+
+    def stop(self):
+        for process in (self.sink, self.source):
+            process.kill()
+            process.wait()
+
+
+class Bench:
+    """The devices, the voices and the paths for one run of the benchmark."""
+
+    def __init__(self, arguments):
+        self.arguments = arguments
+        self.work = Path(tempfile.mkdtemp(prefix="voiceagent-echo-"))
+        self.agent_raw = speech(AGENT_TEXT, "en-us", self.work)
+        self.user_raw = speech(USER_TEXT, "en-us+f3", self.work)
+        self.reply_seconds = self.agent_raw.stat().st_size / 2 / compare.RATE
+        self.user_seconds = self.user_raw.stat().st_size / 2 / compare.RATE
+        self.audio = compare.PacedAudio(self.work / "audio")
+        warm_up_speaker(self.audio.environment)
+        self.voice = None
+        self.speaking = ("--reply-speech", str(self.agent_raw), "--delivery", "burst")
+
+    def measure(self, name, mode, seconds, attempts, double_talk_attempts=0):
+        """One mode on the current path: the agent talking, then replies after
+        interrupts and barge-ins (not in `none`, which interrupts itself), then
+        double-talk if asked."""
+        folder = self.work / name / mode
+        (folder / "interrupting").mkdir(parents=True)
+        interrupting = compare.Simulator(folder / "interrupting", self.arguments.bin / "voiceagent-simulator", arguments=self.speaking)
+        run = Run(folder / "talk", self.arguments, interrupting, self.audio, mode)
+        try:
+            stretches, cpu = talk(run, seconds, self.reply_seconds)
+            status = json.loads(subprocess.run(run.daemon.ctl + ["status", "--json"], capture_output=True, text=True).stdout)
+            result = {
+                "cpu": cpu,
+                "echo energy": energy(chunks_within(interrupting, stretches, skip=0.1)),
+                "converged energy": energy(chunks_within(interrupting, [(s, e) for s, e in stretches if s > run.started + 2], skip=0.1)),
+                "self-interruptions": len(interrupting.records("simulator.interruption_sent", run.started)),
+                "heard minutes": sum(end - start for start, end in stretches) / 60,
+                "status": status["audio"]["echo"],
+            }
+            if mode != "none" and attempts:
+                result["after interrupts"] = (interrupted_replies(run, attempts), attempts)
+                result["barge-in"] = barge_in(run, self.voice, self.user_raw, attempts)
+        finally:
+            run.stop()
+            interrupting.stop()
+        if double_talk_attempts:
+            (folder / "patient").mkdir()
+            patient = compare.Simulator(
+                folder / "patient", self.arguments.bin / "voiceagent-simulator", arguments=(*self.speaking, "--speech-threshold-dbfs", "0"))
+            run = Run(folder / "double-talk", self.arguments, patient, self.audio, mode)
             try:
-                stretches, cpu = talk(run, arguments.seconds, reply_seconds)
-                status = json.loads(subprocess.run(run.daemon.ctl + ["status", "--json"], capture_output=True, text=True).stdout)
-                heard_seconds = sum(end - start for start, end in stretches)
-                results[mode] = {
-                    "cpu": cpu,
-                    "echo energy": energy(chunks_within(interrupting, stretches, skip=0.1)),
-                    "converged energy": energy(chunks_within(interrupting, [(s, e) for s, e in stretches if s > run.started + 2], skip=0.1)),
-                    "self-interruptions": len(interrupting.records("simulator.interruption_sent", run.started)),
-                    "heard minutes": heard_seconds / 60,
-                    "status": status["audio"]["echo"],
-                }
-                if mode != "none":
-                    results[mode]["barge-in"] = barge_in(run, voice, user_raw, arguments.attempts)
+                time.sleep(2)
+                result["double talk"] = double_talk(run, self.voice, self.user_raw, self.user_seconds, double_talk_attempts)
             finally:
                 run.stop()
-                interrupting.stop()
-            if mode == "cancel":
-                (folder / "patient").mkdir()
-                patient = compare.Simulator(
-                    folder / "patient", arguments.bin / "voiceagent-simulator", arguments=(*speaking, "--speech-threshold-dbfs", "0"))
-                run = Run(folder / "double-talk", arguments, patient, audio, mode)
-                try:
-                    time.sleep(2)
-                    results[mode]["double talk"] = double_talk(run, voice, user_raw, user_seconds, max(3, arguments.attempts // 4))
-                finally:
-                    run.stop()
-                    patient.stop()
-            print(f"{mode}: {results[mode]}", flush=True)
-    finally:
-        voice.stop()
-        path.stop()
-        audio.stop()
+                patient.stop()
+        print(f"{name} {mode}: {result}", flush=True)
+        return result
 
+    @contextlib.contextmanager
+    def path(self, latency_ms, gain_db, noise_db=None):
+        """An echo path, the noise if any, and then the user's voice: a stream
+        that joins the microphone's sink after the voice's would hold the
+        voice back by seconds from then on (seen: 1.8 s)."""
+        path = EchoPath(self.audio.environment, latency_ms, gain_db)
+        noise = Noise(self.audio.environment, noise_db) if noise_db is not None else None
+        self.voice = compare.Microphone(self.audio.environment)
+        try:
+            yield
+        finally:
+            self.voice.stop()
+            if noise:
+                noise.stop()
+            path.stop()
+
+    def stop(self):
+        self.audio.stop()
+
+
+def erle(echo, result):
+    converged = result["converged energy"]
+    return f"{decibels(echo / converged) if converged else float('inf'):.1f} dB"
+
+
+def barge_in_cells(attempts):
+    within = sum(1 for latency in attempts if latency is not None and latency <= BARGE_IN_LIMIT)
+    heard = [latency for latency in attempts if latency is not None]
+    median = f"{statistics.median(heard) * 1000:.0f} ms" if heard else "—"
+    return f"{within} of {len(attempts)} ({100 * within / len(attempts):.0f} %)", median
+
+
+def modes_section(bench, arguments):
+    """Every mode on one path, with double-talk in `cancel`."""
+    with bench.path(arguments.latency_ms, arguments.gain_db):
+        results = {mode: bench.measure("modes", mode, arguments.seconds, arguments.attempts,
+                                       max(3, arguments.attempts // 4) if mode == "cancel" else 0) for mode in MODES}
     echo = results["none"]["echo energy"]
     lines = [
         "## Echo: the agent does not hear itself",
@@ -254,32 +325,32 @@ def main():
         "",
         f"The paced devices with an echo path: PulseAudio's module-loopback from the speaker's monitor into the "
         f"microphone, {arguments.latency_ms} ms later and {-arguments.gain_db} dB quieter. The agent simulator answers "
-        f"every turn with {reply_seconds:.1f} s of espeak-ng speech (voice en-us), sent in a burst, and interrupts a reply "
+        f"every turn with {bench.reply_seconds:.1f} s of espeak-ng speech (voice en-us), sent in a burst, and interrupts a reply "
         "when speech comes in over it (10 ms frames above -40 dBFS), as the service does. For each mode: "
         f"{arguments.seconds:g} s of the agent talking, reply after reply, with nobody else in the room; then "
+        f"{arguments.attempts} replies each cut 0.7 to 1.5 s in by the next (the user typing a question over the agent: the "
+        "speaker's buffer is dropped or, in `cancel`, played out, and the next reply starts at once); then "
         f"{arguments.attempts} barge-ins: the user (voice en-us+f3, \"{USER_TEXT}\") speaks at a random moment 0.5 to "
         "2 s into a reply. Echo return loss enhancement compares what reached the simulator while the agent was heard "
         "with the same under `none` (the echo as captured), after the first 2 s. Double-talk: a simulator that never "
         "interrupts, the user's words over the agent against the same words with the agent silent (the residual echo's "
         "energy subtracted). CPU is the daemon's over the talking stretch.",
         "",
-        "| mode | echo return loss enhancement | status `erle_db` | false self-interruptions per minute | barge-in within 500 ms | barge-in median | CPU s per minute |",
-        "|---|---|---|---|---|---|---|",
+        "| mode | echo return loss enhancement | status `erle_db` | false self-interruptions per minute | replies after an interrupt that interrupted themselves | barge-in within 500 ms | barge-in median | CPU s per minute |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for mode in MODES:
         result = results[mode]
-        erle = "—" if mode == "none" else f"{decibels(echo / result['converged energy']) if result['converged energy'] else float('inf'):.1f} dB"
         per_minute = result["self-interruptions"] / max(result["heard minutes"], 1e-6)
-        attempts = result.get("barge-in")
-        if attempts:
-            within = sum(1 for latency in attempts if latency is not None and latency <= BARGE_IN_LIMIT)
-            heard = [latency for latency in attempts if latency is not None]
-            barge = f"{within} of {len(attempts)} ({100 * within / len(attempts):.0f} %)"
-            median = f"{statistics.median(heard) * 1000:.0f} ms" if heard else "—"
+        if "barge-in" in result:
+            barge, median = barge_in_cells(result["barge-in"])
+            leaked, asked = result["after interrupts"]
+            after = f"{leaked} of {asked}"
         else:
-            barge, median = "— (interrupts itself)", "—"
-        erle_status = result["status"].get("erle_db", "—")
-        lines.append(f"| {mode} | {erle} | {erle_status} | {per_minute:.1f} | {barge} | {median} | {result['cpu']:.2f} |")
+            barge, median, after = "— (interrupts itself)", "—", "—"
+        cells = ["—" if mode == "none" else erle(echo, result), str(result["status"].get("erle_db", "—")),
+                 f"{per_minute:.1f}", after, barge, median, f"{result['cpu']:.2f}"]
+        lines.append(f"| {mode} | " + " | ".join(cells) + " |")
     over, alone, residual = results["cancel"]["double talk"]
     attenuation = [decibels(a / max(o - r, 1e-12)) for o, a, r in zip(over, alone, residual)]
     lines += [
@@ -288,9 +359,60 @@ def main():
         f"while the agent talks than alone (median of {len(attenuation)}; each: "
         + ", ".join(f"{value:.1f}" for value in attenuation) + " dB).",
     ]
+    return "echo", lines
+
+
+def paths_section(bench, arguments):
+    """`cancel` (and `none` for the echo's energy) on each path asked."""
+    rows = []
+    for spec in arguments.paths.split(","):
+        latency, gain, *noise = (int(value) for value in spec.split(":"))
+        name = f"{latency}ms{gain}dB" + (f"noise{noise[0]}" if noise else "")
+        with bench.path(latency, gain, *noise):
+            none = bench.measure(name, "none", arguments.seconds / 2, 0)
+            cancel = bench.measure(name, "cancel", arguments.seconds, arguments.attempts)
+        barge, median = barge_in_cells(cancel["barge-in"])
+        leaked, asked = cancel["after interrupts"]
+        per_minute = cancel["self-interruptions"] / max(cancel["heard minutes"], 1e-6)
+        rows.append(f"| {latency} ms | {gain} dB | {f'{noise[0]} dBFS' if noise else '—'} | {erle(none['echo energy'], cancel)} | "
+                    f"{cancel['status'].get('delay_ms', '—')} ms | {none['self-interruptions']} in {arguments.seconds / 2:g} s | {per_minute:.1f} | {leaked} of {asked} | {barge} | {median} |")
+    lines = [
+        "## Echo paths: `cancel` across delays, gains and noise",
+        "",
+        f"Written by `{arguments.command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, on {machine()}.",
+        "",
+        "The set-up of the section above, one echo path at a time, optionally with steady pink noise (sox, its RMS level given) in "
+        f"the microphone. Per path: {arguments.seconds / 2:g} s of `none` (the echo as captured, and how often it interrupts "
+        f"itself), then `cancel`: {arguments.seconds:g} s of the agent talking, {arguments.attempts} replies each cut short by "
+        f"the next, {arguments.attempts} barge-ins. With noise, the enhancement is bounded by the noise both modes send.",
+        "",
+        "| echo delay | echo gain | noise | echo return loss enhancement | status `delay_ms` | `none`: self-interruptions | `cancel`: self-interruptions per minute | replies after an interrupt that interrupted themselves | barge-in within 500 ms | barge-in median |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+    ]
+    return "echo-paths", lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser.add_argument("--seconds", type=float, default=60, help="seconds of agent speech per mode")
+    parser.add_argument("--attempts", type=int, default=20, help="barge-ins, and replies cut by the next, per mode")
+    parser.add_argument("--latency-ms", type=int, default=60, help="the echo path's delay (30-150)")
+    parser.add_argument("--gain-db", type=int, default=-10, help="the echo path's gain (-6 to -20)")
+    parser.add_argument("--paths", help="instead of every mode on one path, `cancel` on each of these paths: "
+                        "DELAY_MS:GAIN_DB[:NOISE_DBFS],... (writes the echo-paths section)")
+    parser.add_argument("--command", default="scripts/benchmark-echo", help="the command line recorded in BENCHMARKS.md")
+    arguments = parser.parse_args()
+
+    bench = Bench(arguments)
+    try:
+        section, lines = paths_section(bench, arguments) if arguments.paths else modes_section(bench, arguments)
+    finally:
+        bench.stop()
     text = "\n".join(lines)
     print(text)
-    write_section("echo", text)
+    write_section(section, text)
 
 
 if __name__ == "__main__":

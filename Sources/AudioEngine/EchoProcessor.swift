@@ -30,13 +30,16 @@ final class EchoProcessor {
     private let tailFrames: Int
     private let statistics: SharedStatistics
     private let report: @Sendable (AudioEngineEvent) -> Void
-    private let canceller: EchoCanceller?
+    private let canceller: EchoCancellation?
     private var heard: [Int16]
     private var meter: EchoLossMeter
     private var restart = (cause: EchoRestartCause.conversationStart, frames: 0)
     /// Where the last chunk ended, as placed.
     private var lastEnd: Int64?
     private var delayEstimator = EchoDelayEstimator()
+    /// The estimator's 10 ms frames, and what the last chunk left of one.
+    private let envelopeFrames: Int
+    private var partialEnvelope = (heard: 0.0, captured: 0.0, frames: 0)
     /// The delay the canceller is told, in milliseconds.
     private var toldDelayMs = 0
 
@@ -53,21 +56,18 @@ final class EchoProcessor {
         tailFrames = rate * tailMilliseconds / 1000
         heard = [Int16](repeating: 0, count: chunkFrames)
         meter = EchoLossMeter(sampleRate: rate)
+        envelopeFrames = rate / 100
         canceller = mode == .cancel ? Self.canceller(sampleRate: rate, chunkFrames: chunkFrames, report: report) : nil
         statistics.update { $0.echo = EchoStatistics(mode: mode) }
     }
 
     /// The canceller for chunks of `chunkFrames` at `sampleRate`, or nil
-    /// with why not said: it works in 10 ms frames at 8, 16, 32 or 48 kHz.
+    /// with why not said.
     private static func canceller(
         sampleRate: Int, chunkFrames: Int, report: @Sendable (AudioEngineEvent) -> Void
-    ) -> EchoCanceller? {
-        guard EchoCanceller.sampleRates.contains(sampleRate) else {
-            report(.echoCancellerUnavailable(reason: "the echo canceller works at 8, 16, 32 or 48 kHz, and the agent's microphone format is \(sampleRate) Hz: the microphone is half-duplex in this conversation (silent while the agent is heard)"))
-            return nil
-        }
-        guard chunkFrames % (sampleRate / 100) == 0, let canceller = EchoCanceller(sampleRate: sampleRate) else {
-            report(.echoCancellerUnavailable(reason: "the echo canceller works in 10 ms frames, and chunk.ms is no multiple of 10: the microphone is half-duplex in this conversation (silent while the agent is heard)"))
+    ) -> EchoCancellation? {
+        guard let canceller = EchoCancellation(sampleRate: sampleRate, chunkFrames: chunkFrames) else {
+            report(.echoCancellerUnavailable(reason: "libwebrtc-audio-processing could not make an echo canceller at \(sampleRate) Hz: the microphone is half-duplex in this conversation (silent while the agent is heard)"))
             return nil
         }
         return canceller
@@ -125,7 +125,7 @@ final class EchoProcessor {
         if reference.takePathChange() { restartCanceller(.playbackDevice) }
         heard.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: start) }
         let speakerHeard = heard.contains { $0 > Self.audibleAmplitude || $0 < -Self.audibleAmplitude }
-        let (energyHeard, before) = followEchoDelay(chunk, frameSize: canceller.frameSize)
+        let (energyHeard, before) = followEchoDelay(chunk)
         chunk.withUnsafeMutableBufferPointer { captured in
             heard.withUnsafeBufferPointer { canceller.process(captured, reference: $0, delayMs: toldDelayMs) }
         }
@@ -152,20 +152,26 @@ final class EchoProcessor {
     }
 
     /// Feeds the delay estimator with the chunk (before cancelling) and
-    /// what was heard over it, 10 ms at a time; tells the canceller a new
-    /// delay when the echo's has left what it covers. Returns the chunk's
+    /// what was heard over it, 10 ms at a time (a frame a chunk leaves
+    /// unfinished is finished by the next); tells the canceller a new delay
+    /// when the echo's has left what it covers. Returns the chunk's
     /// energies: what was heard, and the microphone before cancelling.
-    private func followEchoDelay(_ chunk: [Int16], frameSize: Int) -> (heard: Double, captured: Double) {
+    private func followEchoDelay(_ chunk: [Int16]) -> (heard: Double, captured: Double) {
         var energies = (heard: 0.0, captured: 0.0)
         chunk.withUnsafeBufferPointer { captured in
             heard.withUnsafeBufferPointer { played in
-                for start in stride(from: 0, to: captured.count, by: frameSize) {
-                    let frame = (
-                        heard: EchoLossMeter.energy(UnsafeBufferPointer(rebasing: played[start..<start + frameSize])),
-                        captured: EchoLossMeter.energy(UnsafeBufferPointer(rebasing: captured[start..<start + frameSize]))
-                    )
-                    delayEstimator.add(heard: frame.heard, captured: frame.captured)
-                    energies = (energies.heard + frame.heard, energies.captured + frame.captured)
+                var start = 0
+                while start < captured.count {
+                    let end = min(captured.count, start + envelopeFrames - partialEnvelope.frames)
+                    let heardEnergy = EchoLossMeter.energy(UnsafeBufferPointer(rebasing: played[start..<end]))
+                    let capturedEnergy = EchoLossMeter.energy(UnsafeBufferPointer(rebasing: captured[start..<end]))
+                    energies = (energies.heard + heardEnergy, energies.captured + capturedEnergy)
+                    partialEnvelope = (partialEnvelope.heard + heardEnergy, partialEnvelope.captured + capturedEnergy, partialEnvelope.frames + end - start)
+                    if partialEnvelope.frames == envelopeFrames {
+                        delayEstimator.add(heard: partialEnvelope.heard, captured: partialEnvelope.captured)
+                        partialEnvelope = (0, 0, 0)
+                    }
+                    start = end
                 }
             }
         }

@@ -96,9 +96,11 @@ final class PlaybackStream: Sendable {
         var finish = PlaybackQueue.Finish.drop
         let feed = echo.map { EchoFeed(reference: $0.reference, timeline: $0.timeline, playbackRate: sampleRate) }
         // The canceller learns the echo path against the speaker's timing,
-        // which a device measures afresh each time it resumes after running
-        // dry (a sound server by tens of milliseconds): with it, the
-        // speaker never runs dry between replies, but plays silence.
+        // which a device measures afresh each time it restarts (a sound
+        // server by tens of milliseconds, and the echo leaks until the
+        // canceller has learnt it again): with it, the speaker never runs
+        // dry between replies, but plays silence, and an interrupt lets it
+        // play out what it holds rather than dropping it.
         let keepsSpeakerRunning = configuration.echo == .cancel
         let silentPeriod = [Int16](repeating: 0, count: period.count)
         let periodDuration = Duration.milliseconds(configuration.periodMilliseconds)
@@ -120,15 +122,19 @@ final class PlaybackStream: Sendable {
                 break
             }
             if take.generation != generation {
-                // Interrupted: what the device still holds must not be heard.
+                // Interrupted: what the device still holds is dropped, or
+                // with the speaker kept running, the last of it heard.
                 generation = take.generation
-                if let reopened = silence(pcm, reason: .interrupted, feed: feed) {
+                var stillHeard = Duration.zero
+                if keepsSpeakerRunning {
+                    stillHeard = .milliseconds(Double(pcm.pendingFrames) * 1000 / Double(sampleRate))
+                } else if let reopened = silence(pcm, reason: .interrupted, feed: feed) {
                     pcm = reopened
                 }
-                let silencedAfter = ContinuousClock.now - take.clearedAt
+                let silencedAfter = ContinuousClock.now - take.clearedAt + stillHeard
                 statistics.update { $0.lastInterruptToSilenceMs = silencedAfter.milliseconds }
                 AudioMetrics.silenced(afterMilliseconds: silencedAfter.milliseconds)
-                starved = true
+                starved = !keepsSpeakerRunning
             }
             guard take.samples > 0 else {
                 starved = true

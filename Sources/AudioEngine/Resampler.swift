@@ -1,8 +1,8 @@
 import CSpeexDSP
 
 /// speexdsp's resampler for one mono stream: what the speaker played, at
-/// the microphone's rate, for the echo canceller. Not Sendable: an
-/// instance is used on the playback thread.
+/// the microphone's rate, and both at the echo canceller's. Not Sendable:
+/// an instance lives on one audio thread.
 final class Resampler {
     let inputRate: Int
     let outputRate: Int

@@ -69,7 +69,7 @@ struct ControlServer: Service {
             return try await bootstrap.bind(SD_LISTEN_FDS_START, cleanupExistingSocketFile: false, childChannelInitializer: initializer)
         }
         logger.info("listening for control clients", metadata: ["socket": "\(path)"])
-        try FileManager.default.createDirectory(atPath: String(FilePath(path).removingLastComponent()), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: FilePath(path).removingLastComponent().string, withIntermediateDirectories: true)
         let server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer)
         try SocketPermissions(path: path, group: group, logger: logger).apply()
         return server

@@ -197,26 +197,29 @@ struct EchoHandlingTests {
 
 @Suite("Echo: the canceller in the capture path")
 struct EchoCancellingProcessorTests {
-    /// The speaker plays noise; the microphone hears it 40 ms later, 10 dB
-    /// quieter; chunk after chunk through `EchoProcessor` in `cancel`.
-    @Test func untilItConvergesTheAgentIsNotSentThenItsEchoIsRemovedAndTheEventSaysSo() async throws {
-        let rate = 16000
-        let speech = try await Voices.agent.samples()
+    /// The speaker plays speech; the microphone hears it 40 ms later, 10 dB
+    /// quieter; chunk after chunk through `EchoProcessor` in `cancel`, at
+    /// the canceller's own rate, at one it is resampled for, and in chunks
+    /// of 25 ms.
+    @Test(arguments: [(16000, 320), (22050, 441), (16000, 400)])
+    func untilItConvergesTheAgentIsNotSentThenItsEchoIsRemovedAndTheEventSaysSo(rate: Int, chunkFrames: Int) async throws {
+        let clip = try await Voices.agent.samples()
+        let speech = rate == 16000 ? clip : clip.withUnsafeBufferPointer { Resampler(from: 16000, to: rate)!.resample($0) }
         let reference = EchoReference(capacityFrames: rate * 2, continuityFrames: 320, resumeFrames: 64)
         let statistics = SharedStatistics()
         let events = EventBox()
         let processor = EchoProcessor(
-            mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: rate), chunkFrames: 320, tailMilliseconds: 300,
+            mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: rate), chunkFrames: chunkFrames, tailMilliseconds: 300,
             statistics: statistics, report: { events.append($0) })
         var firstChunkSent: [Int16] = []
         var silencedAfterThreeSeconds = 0
-        // The microphone hears the speaker 40 ms later, 10 dB quieter.
-        for start in stride(from: 0, to: speech.count - 320, by: 320) {
-            _ = speech.withUnsafeBufferPointer { reference.record(UnsafeBufferPointer(rebasing: $0[start..<start + 320]), from: Int64(start)) }
-            var chunk = (start..<start + 320).map { $0 >= 640 ? Int16(Double(speech[$0 - 640]) * 0.316) : 0 }
-            processor.process(&chunk, endingAt: Int64(start + 320))
-            if start == 1600 { firstChunkSent = chunk }
-            if start == 48000 { silencedAfterThreeSeconds = statistics.snapshot.echo.silencedChunks }
+        let delay = rate * 40 / 1000
+        for start in stride(from: 0, to: speech.count - chunkFrames, by: chunkFrames) {
+            _ = speech.withUnsafeBufferPointer { reference.record(UnsafeBufferPointer(rebasing: $0[start..<start + chunkFrames]), from: Int64(start)) }
+            var chunk = (start..<start + chunkFrames).map { $0 >= delay ? Int16(Double(speech[$0 - delay]) * 0.316) : 0 }
+            processor.process(&chunk, endingAt: Int64(start + chunkFrames))
+            if start == 5 * chunkFrames { firstChunkSent = chunk }
+            if start / chunkFrames == 3 * rate / chunkFrames { silencedAfterThreeSeconds = statistics.snapshot.echo.silencedChunks }
         }
         #expect(firstChunkSent.allSatisfy { $0 == 0 }, "not sent while converging")
         let echo = statistics.snapshot.echo
@@ -232,27 +235,76 @@ struct EchoCancellingProcessorTests {
     }
 }
 
-@Suite("Echo: cancel where the canceller cannot run")
-struct EchoCancellerUnavailableTests {
-    @Test(arguments: [(22050, 441), (16000, 400)])
-    func theMicrophoneIsHalfDuplexAndTheEventSaysWhy(sampleRate: Int, chunkFrames: Int) {
-        let reference = EchoReference(capacityFrames: sampleRate * 2, continuityFrames: 320, resumeFrames: 64)
-        let statistics = SharedStatistics()
-        let events = EventBox()
-        let processor = EchoProcessor(
-            mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: sampleRate), chunkFrames: chunkFrames,
-            tailMilliseconds: 300, statistics: statistics, report: { events.append($0) })
-        guard case .echoCancellerUnavailable(let reason)? = events.all.first else {
-            Issue.record("no echo_canceller_unavailable event: \(events.all)")
-            return
+@Suite("Echo: cancelling at every rate and chunk the agent may choose")
+struct EchoCancellationAdaptationTests {
+    /// (rate, chunk frames): the canceller's own rates and the ones it is
+    /// resampled for, 20 ms chunks (the default at 16 kHz) and a 25 ms one.
+    static let formats = [(8000, 160), (16000, 320), (16000, 400), (22050, 441), (24000, 480), (44100, 882), (48000, 960)]
+
+    private func speech(_ voice: SpeechClip, at rate: Int) async throws -> [Int16] {
+        let samples = try await voice.samples()
+        return rate == 16000 ? samples : samples.withUnsafeBufferPointer { Resampler(from: 16000, to: rate)!.resample($0) }
+    }
+
+    @Test(arguments: formats)
+    func theAgentsEchoIsRemovedByMoreThan25dBAfterTwoSeconds(sampleRate: Int, chunkFrames: Int) async throws {
+        let farEnd = try await speech(Voices.agent, at: sampleRate)
+        let cancellation = EchoCancellation(sampleRate: sampleRate, chunkFrames: chunkFrames)!
+        let delay = sampleRate * 60 / 1000
+        var totals = (captured: 0.0, cleaned: 0.0)
+        // From the second second to the fifth.
+        for start in stride(from: 0, to: 5 * sampleRate, by: chunkFrames) {
+            let heard = Array(farEnd[start..<start + chunkFrames])
+            var microphone = (start..<start + chunkFrames).map { $0 >= delay ? Int16(Double(farEnd[$0 - delay]) * 0.316) : 0 }
+            let before = microphone.withUnsafeBufferPointer { EchoLossMeter.energy($0) }
+            microphone.withUnsafeMutableBufferPointer { captured in
+                heard.withUnsafeBufferPointer { cancellation.process(captured, reference: $0, delayMs: 0) }
+            }
+            if start >= 2 * sampleRate {
+                totals.captured += before
+                totals.cleaned += microphone.withUnsafeBufferPointer { EchoLossMeter.energy($0) }
+            }
         }
-        #expect(reason.contains("half-duplex"))
-        let speech = [Int16](repeating: 3000, count: chunkFrames)
-        _ = speech.withUnsafeBufferPointer { reference.record($0, from: 10_000) }
-        var chunk = [Int16](repeating: 500, count: chunkFrames)
-        processor.process(&chunk, endingAt: 10_000 + Int64(chunkFrames))
-        #expect(chunk.allSatisfy { $0 == 0 }, "silent while the agent is heard")
-        #expect(statistics.snapshot.echo.silencedChunks == 1)
+        let erle = 10 * log10(totals.captured / totals.cleaned)
+        #expect(erle >= 25, "ERLE \(erle) dB from the second second to the fifth, at \(sampleRate) Hz in chunks of \(chunkFrames)")
+    }
+
+    /// With the speaker silent, what the microphone hears comes out whole:
+    /// a click as late at the end as at the start (nothing lost or repeated
+    /// on the way) and no earlier than the latency the adaptation adds (the
+    /// canceller's own blocks and the resamplers' filters add a few
+    /// milliseconds more), then the user's voice as loud.
+    @Test(arguments: formats)
+    func whatTheMicrophoneHearsComesThroughWholeAndOnTime(sampleRate: Int, chunkFrames: Int) async throws {
+        let clicks = [sampleRate / 2, 5 * sampleRate / 2]
+        var heard = [Int16](repeating: 0, count: 3 * sampleRate)
+        for click in clicks { heard[click] = 20000 }
+        heard += try await speech(Voices.user, at: sampleRate)
+        let cancellation = EchoCancellation(sampleRate: sampleRate, chunkFrames: chunkFrames)!
+        let silence = [Int16](repeating: 0, count: chunkFrames)
+        var output: [Int16] = []
+        for start in stride(from: 0, to: heard.count - chunkFrames, by: chunkFrames) {
+            var microphone = Array(heard[start..<start + chunkFrames])
+            microphone.withUnsafeMutableBufferPointer { captured in
+                silence.withUnsafeBufferPointer { cancellation.process(captured, reference: $0, delayMs: 0) }
+            }
+            output += microphone
+        }
+        let lateness = clicks.map { click in
+            (click..<click + sampleRate / 10).max { abs(Int(output[$0])) < abs(Int(output[$1])) }! - click
+        }
+        // A resampler's phase may round the lateness by a frame.
+        #expect(abs(lateness[0] - lateness[1]) <= 1, "the click came out \(lateness[0]) frames late at the start, \(lateness[1]) at the end")
+        #expect(lateness[0] >= cancellation.latencyFrames, "the click came out \(lateness[0]) frames late, before the \(cancellation.latencyFrames) held back")
+        let voice = 3 * sampleRate..<(output.count - lateness[0])
+        let input = heard[voice].withUnsafeBufferPointer { EchoLossMeter.energy($0) }
+        let cleaned = output[voice.lowerBound + lateness[0]..<voice.upperBound + lateness[0]].withUnsafeBufferPointer { EchoLossMeter.energy($0) }
+        #expect(abs(10 * log10(cleaned / input)) <= 1, "the voice's level changed by \(10 * log10(cleaned / input)) dB")
+    }
+
+    @Test func atTheCancellersOwnRateWithWholeFramesNothingIsDelayed() {
+        #expect(EchoCancellation(sampleRate: 16000, chunkFrames: 320)!.latencyFrames == 0)
+        #expect(EchoCancellation(sampleRate: 48000, chunkFrames: 4800)!.latencyFrames == 0)
     }
 }
 

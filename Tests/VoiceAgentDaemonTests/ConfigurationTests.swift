@@ -25,6 +25,7 @@ struct ConfigurationTests {
         #expect(configuration.controlGroup == "voiceagent")
         #expect(configuration.toolTimeout == .seconds(10))
         #expect(configuration.transcripts == .keepEverything)
+        #expect(configuration.audio.echo == .none)
     }
 
     @Test func transcriptsKeptOutOfTheLogAreShownToClientsOnlyWhenAllowed() async throws {
@@ -70,6 +71,11 @@ struct ConfigurationTests {
             try await DaemonConfiguration.load(flags: [:], environment: ["VOICEAGENTD_AUTH": "maybe"], configFile: file)
         } throws: { error in
             String(describing: error).hasPrefix("invalid configuration --auth (VOICEAGENTD_AUTH, AUTH in the file): 'maybe' is not one of")
+        }
+        await #expect {
+            try await DaemonConfiguration.load(flags: [:], environment: [:], configFile: try temporaryFile("ECHO=cancle\n"))
+        } throws: { error in
+            String(describing: error) == "invalid configuration --echo (VOICEAGENTD_ECHO, ECHO in the file): 'cancle' is not one of cancel, half-duplex, none"
         }
         await #expect {
             try await DaemonConfiguration.load(flags: ["api.base.url": "ftp://x"], environment: [:], configFile: file)

@@ -1,4 +1,5 @@
 import AgentSimulator
+import AudioCodec
 import ControlProtocol
 import Foundation
 import PacedAudioFixture
@@ -28,28 +29,39 @@ struct EchoEndToEndTests {
         let simulator: SimulatorProcess
         let daemon: DaemonProcess
         let follower: EventFollower
+        /// A reply's length, in frames of the agent's output format.
+        let replyFrames: Int
     }
 
-    private func converse(echo mode: String) async throws -> Conversation {
+    /// A conversation in which the agent chose `input` for the microphone
+    /// and `output` for its speech.
+    private func converse(
+        echo mode: String, input: AudioFormat = .pcm16000, output: AudioFormat = .pcm16000
+    ) async throws -> Conversation {
         try await Self.audio.ready()
         try await Self.audio.addEchoPath(latencyMilliseconds: 60, gainDB: -10)
-        let speech = try await Self.agentSpeech.samples()
+        let speech =
+            output.sampleRate == 16000
+            ? try await Self.agentSpeech.samples()
+            : try await synthesizedSpeech(Self.agentSpeech.text, voice: Self.agentSpeech.voice, sampleRate: output.sampleRate)
         let simulator = try await SimulatorProcess {
             $0.delivery = .paced
             $0.replySpeech = speech
+            $0.inputFormat = input
+            $0.outputFormat = output
         }
         let daemon = try await DaemonProcess(simulator: simulator, audio: Self.audio, arguments: ["--echo", mode])
         let follower = try EventFollower(socket: daemon.socketPath)
         let started = try await daemon.ctl("start")
         #expect(started.status == 0, "\(started.errors)")
-        return Conversation(simulator: simulator, daemon: daemon, follower: follower)
+        return Conversation(simulator: simulator, daemon: daemon, follower: follower, replyFrames: speech.count)
     }
 
     /// Waits until the agent has spoken `replies` replies (the greeting
     /// first) to the end, asking for each after the greeting, and the
     /// microphone has been heard for half a second after each (its echo).
     private func listen(to replies: Int, in conversation: Conversation) async throws {
-        let frames = try await Self.agentSpeech.samples().count
+        let frames = conversation.replyFrames
         for reply in 0..<replies {
             if reply > 0 { #expect(try await conversation.daemon.ctl("say", "Go on, please").status == 0) }
             try await waitFor("reply \(reply + 1) to start", timeout: .seconds(10)) {
@@ -99,6 +111,49 @@ struct EchoEndToEndTests {
         #expect(try await conversation.daemon.ctl("stop").status == 0)
     }
 
+    /// The agent may choose other formats: µ-law at 8 kHz both ways, or a
+    /// 22.05 kHz microphone beside a 44.1 kHz speaker (the canceller's input
+    /// resampled to 32 kHz and back, the speaker's to the microphone's rate).
+    @Test(arguments: [
+        (try! AudioFormat(encoding: .ulaw, sampleRate: 8000), try! AudioFormat(encoding: .ulaw, sampleRate: 8000)),
+        (try! AudioFormat(encoding: .pcm, sampleRate: 22050), try! AudioFormat(encoding: .pcm, sampleRate: 44100)),
+    ])
+    func theCancellerWorksInTheFormatsTheAgentChooses(input: AudioFormat, output: AudioFormat) async throws {
+        let conversation = try await converse(echo: "cancel", input: input, output: output)
+        let converged = try await conversation.follower.waitFor("the canceller to converge") { $0.type == "echo_converged" }
+        #expect(Int(converged.fields["after_ms"] ?? "") ?? .max <= 2000, "converged after \(converged.fields["after_ms"] ?? "?") ms")
+        try await listen(to: 2, in: conversation)
+        #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
+        #expect((try await conversation.daemon.status().audio.echo.erleDB ?? 0) >= 20)
+        #expect(try await conversation.daemon.ctl("stop").status == 0)
+    }
+
+    /// A question typed over the agent cuts its reply short and the next
+    /// starts at once, three times: the speaker plays out what it holds
+    /// rather than restarting (a restarted stream is a new echo path to
+    /// learn), so no reply interrupts itself.
+    @Test func aReplyRightAfterAnInterruptDoesNotInterruptItself() async throws {
+        let conversation = try await converse(echo: "cancel")
+        try await listen(to: 1, in: conversation)
+        for reply in 2...5 {
+            if reply > 2 {
+                try await waitFor("reply \(reply) to start", timeout: .seconds(10)) {
+                    await conversation.simulator.received("simulator.reply_audio_started").count >= reply
+                }
+            }
+            let played = try await conversation.daemon.status().audio.framesPlayed
+            if reply == 2 { #expect(try await conversation.daemon.ctl("say", "Go on").status == 0) }
+            try await waitFor("a second of reply \(reply) to be played", timeout: .seconds(10)) {
+                try await conversation.daemon.status().audio.framesPlayed >= played + 16000
+            }
+            if reply < 5 { #expect(try await conversation.daemon.ctl("say", "And then?").status == 0) }
+        }
+        #expect(await conversation.simulator.received("simulator.interruption_sent").count == 3, "each question cut a reply")
+        let heard = await conversation.simulator.received("simulator.speech_started")
+        #expect(heard.isEmpty, "the agent heard itself \(heard.count) times")
+        #expect(try await conversation.daemon.ctl("stop").status == 0)
+    }
+
     @Test func theUserCanStillTalkOverTheAgent() async throws {
         let conversation = try await converse(echo: "cancel")
         try await listen(to: 2, in: conversation)
@@ -106,7 +161,7 @@ struct EchoEndToEndTests {
         try await waitFor("the third reply to start", timeout: .seconds(10)) {
             await conversation.simulator.received("simulator.reply_audio_started").count == 3
         }
-        let frames = try await Self.agentSpeech.samples().count
+        let frames = conversation.replyFrames
         try await waitFor("a second of the third reply to be played") {
             try await conversation.daemon.status().audio.framesPlayed >= 2 * frames + 16000
         }
