@@ -36,7 +36,7 @@ public final class AudioEngine: Sendable {
         // is there when the capture thread looks for its echo.
         let echo = configuration.echo == .none ? nil : EchoPath(
             reference: EchoReference(capacityFrames: input.sampleRate * 4, continuityFrames: input.sampleRate / 50, resumeFrames: input.sampleRate / 250),
-            timeline: EchoTimeline(sampleRate: input.sampleRate))
+            timeline: EchoTimeline(sampleRate: input.sampleRate), audibility: EchoAudibility())
         let playback = PlaybackStream(
             configuration: configuration, sampleRate: output.sampleRate, echo: echo, statistics: statistics, report: report)
         let playbackScheduling = try await playback.start()

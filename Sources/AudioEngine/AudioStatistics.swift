@@ -39,6 +39,9 @@ public struct EchoStatistics: Sendable, Equatable {
     public var delayMs: Double?
     /// `cancel`: whether the canceller has converged since its last start.
     public var converged = false
+    /// `cancel`: whether the microphone hears the speaker; when it does
+    /// not (a headset), the canceller rests.
+    public var speakerHeard = true
     /// Chunks sent as silence because the agent was heard: in
     /// `half-duplex`, and in `cancel` until the canceller has converged.
     public var silencedChunks = 0

@@ -67,7 +67,7 @@ final class CaptureStream: Sendable {
         var pace = RealTimePace(sampleRate: format.sampleRate)
         let echoProcessor = echo.map {
             EchoProcessor(
-                mode: configuration.echo, reference: $0.reference, timeline: $0.timeline, chunkFrames: chunk.count,
+                mode: configuration.echo, reference: $0.reference, timeline: $0.timeline, audibility: $0.audibility, chunkFrames: chunk.count,
                 tailMilliseconds: configuration.echoTailMilliseconds, statistics: statistics, report: report)
         }
         // The first read of a prepared stream starts it; once it runs, each

@@ -31,12 +31,22 @@ struct EchoLossMeter: Sendable {
     /// Whether half a second of the speaker was heard.
     private var measured: Bool { activeFrames * 2 >= sampleRate }
 
+    /// How long the speaker was heard, in seconds.
+    var heardSeconds: Double { Double(activeFrames) / Double(sampleRate) }
+
     /// Echo return loss enhancement: how much quieter the microphone is
     /// after the canceller than before it. Nil until measured, or while the
     /// microphone is silent (nothing to enhance).
     var enhancementDB: Double? {
         guard measured, before > 1 else { return nil }
         return 10 * log10(before / max(after, 1e-3))
+    }
+
+    /// How much quieter the microphone is than the speaker before any
+    /// cancelling: the room's loss alone. Nil until measured.
+    var roomLossDB: Double? {
+        guard measured, heard > 1 else { return nil }
+        return 10 * log10(heard / max(before, 1e-3))
     }
 
     /// How much quieter the microphone after the canceller is than the

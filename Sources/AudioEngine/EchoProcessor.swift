@@ -5,6 +5,8 @@ public enum EchoRestartCause: String, Sendable, Equatable {
     case playbackDevice = "playback_device"
     /// The echo's delay moved out of what the canceller covers.
     case echoDelay = "echo_delay"
+    /// The microphone, found not to hear the speaker, hears it again.
+    case speakerHeard = "speaker_heard"
 }
 
 /// The capture thread's part in echo handling: what each chunk becomes
@@ -23,10 +25,22 @@ final class EchoProcessor {
     /// 0, 150 ms not); it is told the echo's delay less a margin.
     static let coveredDelayMs = 100
     static let delayMarginMs = 30
+    /// A microphone this much quieter than the speaker before any
+    /// cancelling does not hear it (a headset, a device that cancels its
+    /// own echo): the canceller rests, and the speaker is handled as with
+    /// `none`. It hears it again when back within `heardSpeakerDB` and
+    /// following what the speaker plays (the user's voice does not).
+    static let unheardSpeakerDB = 40.0
+    static let heardSpeakerDB = 30.0
+    /// How long the speaker must have been heard before the microphone is
+    /// found not to hear it: a speaker whose first stream stalls (seen:
+    /// 1.6 s) would otherwise be taken for one the microphone cannot hear.
+    static let unheardAfterSeconds = 1.5
 
     let mode: EchoMode
     let timeline: EchoTimeline
     private let reference: EchoReference
+    private let audibility: EchoAudibility
     private let tailFrames: Int
     private let statistics: SharedStatistics
     private let report: @Sendable (AudioEngineEvent) -> Void
@@ -42,13 +56,16 @@ final class EchoProcessor {
     private var partialEnvelope = (heard: 0.0, captured: 0.0, frames: 0)
     /// The delay the canceller is told, in milliseconds.
     private var toldDelayMs = 0
+    /// Whether the canceller rests: the microphone does not hear the speaker.
+    private var resting = false
 
     init(
-        mode: EchoMode, reference: EchoReference, timeline: EchoTimeline, chunkFrames: Int, tailMilliseconds: Int,
-        statistics: SharedStatistics, report: @escaping @Sendable (AudioEngineEvent) -> Void
+        mode: EchoMode, reference: EchoReference, timeline: EchoTimeline, audibility: EchoAudibility = EchoAudibility(), chunkFrames: Int,
+        tailMilliseconds: Int, statistics: SharedStatistics, report: @escaping @Sendable (AudioEngineEvent) -> Void
     ) {
         self.mode = mode
         self.reference = reference
+        self.audibility = audibility
         self.timeline = timeline
         self.statistics = statistics
         self.report = report
@@ -126,6 +143,12 @@ final class EchoProcessor {
         heard.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: start) }
         let speakerHeard = heard.contains { $0 > Self.audibleAmplitude || $0 < -Self.audibleAmplitude }
         let (energyHeard, before) = followEchoDelay(chunk)
+        if resting {
+            meter.add(heard: energyHeard, before: before, after: before, frames: chunk.count, speakerHeard: speakerHeard)
+            guard (meter.roomLossDB ?? .infinity) < Self.heardSpeakerDB, delayEstimator.delayFrames != nil else { return true }
+            restartCanceller(.speakerHeard)
+            return false
+        }
         chunk.withUnsafeMutableBufferPointer { captured in
             heard.withUnsafeBufferPointer { canceller.process(captured, reference: $0, delayMs: toldDelayMs) }
         }
@@ -142,6 +165,11 @@ final class EchoProcessor {
             guard reachesConvergence else { return (false, false) }
             statistics.echo.converged = true
             return (true, true)
+        }
+        if converged, meter.heardSeconds >= Self.unheardAfterSeconds, (meter.roomLossDB ?? 0) >= Self.unheardSpeakerDB {
+            resting = true
+            audibility.set(false)
+            statistics.update { $0.echo.speakerHeard = false }
         }
         if justConverged {
             report(
@@ -191,14 +219,18 @@ final class EchoProcessor {
         echoPathMoved(cause)
     }
 
-    /// What was measured of the canceller no longer holds: it learns again
-    /// (meanwhile the microphone is half-duplex) and says when it has.
+    /// What was measured of the canceller no longer holds: it learns again,
+    /// assuming the microphone hears the speaker (meanwhile the microphone
+    /// is half-duplex), and says when it has.
     private func echoPathMoved(_ cause: EchoRestartCause) {
         meter = EchoLossMeter(sampleRate: timeline.sampleRate)
         restart = (cause, 0)
+        resting = false
+        audibility.set(true)
         statistics.update {
             $0.echo.converged = false
             $0.echo.returnLossEnhancementDB = nil
+            $0.echo.speakerHeard = true
         }
     }
 }

@@ -130,4 +130,18 @@ final class EchoReference: Sendable {
 struct EchoPath: Sendable {
     let reference: EchoReference
     let timeline: EchoTimeline
+    let audibility: EchoAudibility
+}
+
+/// Whether the microphone hears the speaker, as the capture side last
+/// found: only then does the playback side keep its stream running for the
+/// canceller. Assumed until found otherwise.
+final class EchoAudibility: Sendable {
+    private let heard = Atomic(true)
+
+    var isHeard: Bool { heard.load(ordering: .relaxed) }
+
+    func set(_ isHeard: Bool) {
+        heard.store(isHeard, ordering: .relaxed)
+    }
 }

@@ -95,16 +95,17 @@ final class PlaybackStream: Sendable {
         var starved = true
         var finish = PlaybackQueue.Finish.drop
         let feed = echo.map { EchoFeed(reference: $0.reference, timeline: $0.timeline, playbackRate: sampleRate) }
-        // The canceller learns the echo path against the speaker's timing,
-        // which a device measures afresh each time it restarts (a sound
-        // server by tens of milliseconds, and the echo leaks until the
-        // canceller has learnt it again): with it, the speaker never runs
-        // dry between replies, but plays silence, and an interrupt lets it
-        // play out what it holds rather than dropping it.
-        let keepsSpeakerRunning = configuration.echo == .cancel
         let silentPeriod = [Int16](repeating: 0, count: period.count)
         let periodDuration = Duration.milliseconds(configuration.periodMilliseconds)
         while isRunning {
+            // The canceller learns the echo path against the speaker's
+            // timing, which a device measures afresh each time it restarts
+            // (a sound server by tens of milliseconds, and the echo leaks
+            // until the canceller has learnt it again): while the microphone
+            // hears the speaker, the speaker never runs dry between replies
+            // but plays silence, and an interrupt lets it play out what it
+            // holds rather than dropping it.
+            let keepsSpeakerRunning = configuration.echo == .cancel && echo?.audibility.isHeard == true
             let waited = period.withUnsafeMutableBufferPointer {
                 keepsSpeakerRunning ? queue.take(into: $0, waitingAtMost: periodDuration) : queue.take(into: $0)
             }

@@ -206,15 +206,22 @@ public struct StatusReport: Sendable, Equatable, Codable {
         /// The echo's delay beyond what the devices report, in ms.
         public var delayMs: Double?
         public var converged: Bool?
+        /// Whether the microphone hears the speaker; when it does not (a
+        /// headset), the canceller rests.
+        public var speakerHeard: Bool?
         /// Microphone chunks sent as silence because the agent was heard
         /// (in `cancel`, only until the canceller has converged).
         public var silencedChunks: Int?
 
-        public init(mode: String, erleDB: Double? = nil, delayMs: Double? = nil, converged: Bool? = nil, silencedChunks: Int? = nil) {
+        public init(
+            mode: String, erleDB: Double? = nil, delayMs: Double? = nil, converged: Bool? = nil, speakerHeard: Bool? = nil,
+            silencedChunks: Int? = nil
+        ) {
             self.mode = mode
             self.erleDB = erleDB
             self.delayMs = delayMs
             self.converged = converged
+            self.speakerHeard = speakerHeard
             self.silencedChunks = silencedChunks
         }
 
@@ -223,6 +230,7 @@ public struct StatusReport: Sendable, Equatable, Codable {
             case erleDB = "erle_db"
             case delayMs = "delay_ms"
             case converged
+            case speakerHeard = "speaker_heard"
             case silencedChunks = "silenced_chunks"
         }
     }

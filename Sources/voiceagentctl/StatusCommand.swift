@@ -53,11 +53,15 @@ struct StatusText {
     }
 
     /// "cancel, converged, 27.5 dB removed, echo at 62 ms, 40 chunks silenced while converging",
+    /// "cancel, resting: the microphone does not hear the speaker, 3 chunks silenced while converging",
     /// "half-duplex, 12 chunks silenced while the agent was heard", "none".
     private var echoText: String {
         let echo = status.audio.echo
         guard let silenced = echo.silencedChunks else { return echo.mode }
         guard let converged = echo.converged else { return "\(echo.mode), \(silenced) chunks silenced while the agent was heard" }
+        if echo.speakerHeard == false {
+            return "\(echo.mode), resting: the microphone does not hear the speaker, \(silenced) chunks silenced while converging"
+        }
         let removed = echo.erleDB.map { "\($0) dB removed" } ?? "nothing to measure yet"
         let delay = echo.delayMs.map { ", echo at \(Int($0.rounded())) ms" } ?? ""
         return "\(echo.mode), \(converged ? "converged" : "converging"), \(removed)\(delay), \(silenced) chunks silenced while converging"

@@ -159,7 +159,8 @@ actor ConversationSupervisor: Service {
         case .cancel:
             return StatusReport.Echo(
                 mode: mode.rawValue, erleDB: echo.returnLossEnhancementDB.map { ($0 * 10).rounded() / 10 },
-                delayMs: echo.delayMs.map { ($0 * 10).rounded() / 10 }, converged: echo.converged, silencedChunks: echo.silencedChunks)
+                delayMs: echo.delayMs.map { ($0 * 10).rounded() / 10 }, converged: echo.converged, speakerHeard: echo.speakerHeard,
+                silencedChunks: echo.silencedChunks)
         }
     }
 

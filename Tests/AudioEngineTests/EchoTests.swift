@@ -235,6 +235,55 @@ struct EchoCancellingProcessorTests {
     }
 }
 
+@Suite("Echo: a microphone that does not hear the speaker")
+struct EchoRestingTests {
+    /// The speaker plays speech; the microphone (a headset) hears only the
+    /// user now and then. Then the microphone starts hearing the speaker
+    /// (the headset unplugged, a speaker beside it): 40 ms later, 10 dB
+    /// quieter.
+    @Test func theCancellerRestsUntilTheMicrophoneHearsTheSpeaker() async throws {
+        let rate = 16000
+        let agent = try await Voices.agent.samples()
+        let user = try await Voices.user.samples().map { Int16(Double($0) * 0.3) }
+        let reference = EchoReference(capacityFrames: rate * 2, continuityFrames: 320, resumeFrames: 64)
+        let audibility = EchoAudibility()
+        let statistics = SharedStatistics()
+        let events = EventBox()
+        let processor = EchoProcessor(
+            mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: rate), audibility: audibility, chunkFrames: 320,
+            tailMilliseconds: 300, statistics: statistics, report: { events.append($0) })
+        var userUntouched = true
+        var frame = 0
+        /// `seconds` of the agent's speech from its start, and what the
+        /// microphone hears at each frame of it.
+        func play(seconds: Int, microphone: (Int) -> Int16) {
+            let first = frame
+            for _ in 0..<(seconds * rate / 320) {
+                let played = (frame..<frame + 320).map { agent[($0 - first) % agent.count] }
+                _ = played.withUnsafeBufferPointer { reference.record($0, from: Int64(frame)) }
+                let heard = (frame..<frame + 320).map { microphone($0 - first) }
+                var chunk = heard
+                processor.process(&chunk, endingAt: Int64(frame + 320))
+                if frame >= 2 * rate, frame < 6 * rate, chunk != heard { userUntouched = false }
+                frame += 320
+            }
+        }
+        // Seconds 3 to 5: the user talks over the agent.
+        play(seconds: 6) { $0 >= 3 * rate && $0 - 3 * rate < user.count ? user[$0 - 3 * rate] : 0 }
+        #expect(!audibility.isHeard, "the speaker's stream is handled as with none")
+        #expect(statistics.snapshot.echo.converged && !statistics.snapshot.echo.speakerHeard)
+        #expect(userUntouched, "resting, the canceller leaves the microphone as it is, the user's voice over the agent too")
+        play(seconds: 6) { $0 >= rate * 40 / 1000 ? Int16(Double(agent[$0 - rate * 40 / 1000]) * 0.316) : 0 }
+        #expect(audibility.isHeard)
+        guard case .echoConverged(_, let after, .speakerHeard)? = events.all.last else {
+            Issue.record("no echo_converged event after the speaker was heard: \(events.all)")
+            return
+        }
+        // From scratch, on whatever of the speech is left: within 3 s.
+        #expect(after <= 3000, "converged \(after) ms after it began to learn")
+    }
+}
+
 @Suite("Echo: cancelling at every rate and chunk the agent may choose")
 struct EchoCancellationAdaptationTests {
     /// (rate, chunk frames): the canceller's own rates and the ones it is

@@ -88,6 +88,11 @@ public actor PacedAudioServer {
         throw FixtureError("the loopback kept starting with a long latency of the microphone's sink")
     }
 
+    /// The microphone hears nothing of the speaker again (a headset).
+    public func removeEchoPath() async throws {
+        _ = try await runProgram("/usr/bin/pactl", ["unload-module", "module-loopback"], environment: environment)
+    }
+
     /// Loads a loopback from the speaker's monitor into the microphone;
     /// returns its module and its sink input.
     private func loadLoopback(latencyMilliseconds: Int) async throws -> (module: String, input: String) {

@@ -34,12 +34,17 @@ struct EchoEndToEndTests {
     }
 
     /// A conversation in which the agent chose `input` for the microphone
-    /// and `output` for its speech.
+    /// and `output` for its speech; without `echoPath`, the microphone
+    /// hears nothing of the speaker (a headset).
     private func converse(
-        echo mode: String, input: AudioFormat = .pcm16000, output: AudioFormat = .pcm16000
+        echo mode: String, input: AudioFormat = .pcm16000, output: AudioFormat = .pcm16000, echoPath: Bool = true
     ) async throws -> Conversation {
         try await Self.audio.ready()
-        try await Self.audio.addEchoPath(latencyMilliseconds: 60, gainDB: -10)
+        if echoPath {
+            try await Self.audio.addEchoPath(latencyMilliseconds: 60, gainDB: -10)
+        } else {
+            try await Self.audio.removeEchoPath()
+        }
         let speech =
             output.sampleRate == 16000
             ? try await Self.agentSpeech.samples()
@@ -111,12 +116,13 @@ struct EchoEndToEndTests {
         #expect(try await conversation.daemon.ctl("stop").status == 0)
     }
 
-    /// The agent may choose other formats: µ-law at 8 kHz both ways, or a
-    /// 22.05 kHz microphone beside a 44.1 kHz speaker (the canceller's input
-    /// resampled to 32 kHz and back, the speaker's to the microphone's rate).
+    /// The agent may choose other formats: µ-law at 8 kHz both ways (the
+    /// canceller run at 16 kHz), or a 22.05 kHz microphone beside a 16 kHz
+    /// speaker (the canceller's input resampled to 32 kHz and back, what the
+    /// speaker played to the microphone's rate).
     @Test(arguments: [
         (try! AudioFormat(encoding: .ulaw, sampleRate: 8000), try! AudioFormat(encoding: .ulaw, sampleRate: 8000)),
-        (try! AudioFormat(encoding: .pcm, sampleRate: 22050), try! AudioFormat(encoding: .pcm, sampleRate: 44100)),
+        (try! AudioFormat(encoding: .pcm, sampleRate: 22050), .pcm16000),
     ])
     func theCancellerWorksInTheFormatsTheAgentChooses(input: AudioFormat, output: AudioFormat) async throws {
         let conversation = try await converse(echo: "cancel", input: input, output: output)
@@ -125,6 +131,26 @@ struct EchoEndToEndTests {
         try await listen(to: 2, in: conversation)
         #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
         #expect((try await conversation.daemon.status().audio.echo.erleDB ?? 0) >= 20)
+        #expect(try await conversation.daemon.ctl("stop").status == 0)
+    }
+
+    /// A headset: the canceller finds the microphone does not hear the
+    /// speaker and rests (the microphone goes out as it is, the speaker is
+    /// handled as with none), and the user's voice over a reply interrupts
+    /// it.
+    @Test func withoutAnEchoTheCancellerRests() async throws {
+        let conversation = try await converse(echo: "cancel", echoPath: false)
+        try await waitFor("the canceller to rest", timeout: .seconds(10)) {
+            try await conversation.daemon.status().audio.echo.speakerHeard == false
+        }
+        #expect(try await conversation.daemon.status().audio.echo.converged == true)
+        #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
+        let user = try await Self.userSpeech.samples()
+        _ = try await Self.audio.play(user.withUnsafeBytes { Data($0) })
+        try await waitFor("the user's voice to interrupt the greeting", timeout: .seconds(5)) {
+            await !conversation.simulator.received("simulator.interruption_sent").isEmpty
+        }
+        #expect(try await conversation.daemon.status().audio.echo.speakerHeard == false, "the user's voice is not the speaker's")
         #expect(try await conversation.daemon.ctl("stop").status == 0)
     }
 
