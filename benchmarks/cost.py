@@ -161,7 +161,7 @@ def main():
         "chunk 100 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=(*NO_ECHO, "--chunk-ms", "100")),
         "chunk 250 ms": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=(*NO_ECHO, "--chunk-ms", "250")),
         "chunk 20 ms, wss": lambda folder: compare.Daemon(folder, arguments.bin, secure, audio.environment, settings=(*NO_ECHO, *secure.settings)),
-        "chunk 20 ms, echo=cancel (the default), resting": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment),
+        "chunk 20 ms, echo=cancel, resting": lambda folder: compare.Daemon(folder, arguments.bin, plain, audio.environment, settings=("--echo", "cancel")),
         "official SDK, chunk 20 ms": lambda folder: compare.SDK(folder, arguments.python, plain, audio.environment, chunk_ms=20),
         "official SDK, chunk 250 ms (its own)": lambda folder: compare.SDK(folder, arguments.python, plain, audio.environment),
     }
@@ -209,10 +209,10 @@ def main():
         f"playing a 4 s reply every 5 s, with the daemon's {PERIOD_US // 1000} ms periods and {BUFFER_US // 1000} ms buffer. "
         "The share above the floor is a system's CPU minus the floor. The SDK opens PortAudio's default devices, "
         "mapped to the same paced sinks, and sends 250 ms chunks unless told otherwise (its interface's frames per "
-        "buffer, set to 320 for the 20 ms row). voiceagentd runs with `echo=none` (neither the floor nor the SDK "
-        "cancels echo) except in the row that names the canceller: its default, `cancel`, which on these devices (no echo "
-        "path: the microphone does not hear the speaker) rests after the first 1.5 s; what the canceller costs at work "
-        "is in the echo section. RSS is the process's peak (VmHWM).",
+        "buffer, set to 320 for the 20 ms row). voiceagentd runs with `echo=none`, its default (neither the floor nor "
+        "the SDK cancels echo), except in the row that names the canceller, which on these devices (no echo path: the "
+        "microphone does not hear the speaker) rests after the first 1.5 s; what the canceller costs at work is in the "
+        "echo section. RSS is the process's peak (VmHWM).",
         "",
         "| system | CPU s per minute | share above the floor | peak RSS (MiB) |",
         "|---|---|---|---|",

@@ -63,8 +63,8 @@ package struct DaemonConfiguration: Sendable, Equatable {
             name: "realtime.priority", defaultValue: "10",
             help: "SCHED_FIFO priority of the two audio threads (1-99), so a busy machine cannot starve the sound card; 0 for normal priority. Beyond RLIMIT_RTPRIO (LimitRTPRIO=) they run at normal priority, said once in the log."),
         Key(
-            name: "echo", defaultValue: "cancel",
-            help: "What to do about the agent's voice coming back through the microphone: cancel (an echo canceller, which rests when the microphone does not hear the speaker; the user can still talk over the agent), half-duplex (the microphone sends silence while the agent is heard) or none (a headset, or hardware that cancels its own echo)."),
+            name: "echo", defaultValue: "none",
+            help: "What to do about the agent's voice coming back through the microphone: none (a headset, or hardware that cancels its own echo), cancel (an echo canceller, for any speaker the microphone hears; the user can still talk over the agent) or half-duplex (the microphone sends silence while the agent is heard)."),
         Key(name: "echo.tail.ms", defaultValue: "300", help: "With echo=half-duplex, how long the microphone stays silent after the agent was last heard, in milliseconds (0-2000)."),
         Key(name: "control.socket", defaultValue: ControlProtocol.defaultSocketPath, help: "The control socket, unless systemd passes one."),
         Key(name: "control.group", defaultValue: "voiceagent", help: "Group that may use the control socket (mode 0660)."),

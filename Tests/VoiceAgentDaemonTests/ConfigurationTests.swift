@@ -25,7 +25,7 @@ struct ConfigurationTests {
         #expect(configuration.controlGroup == "voiceagent")
         #expect(configuration.toolTimeout == .seconds(10))
         #expect(configuration.transcripts == .keepEverything)
-        #expect(configuration.audio.echo == .cancel)
+        #expect(configuration.audio.echo == .none)
     }
 
     @Test func transcriptsKeptOutOfTheLogAreShownToClientsOnlyWhenAllowed() async throws {
