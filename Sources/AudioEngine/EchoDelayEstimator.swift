@@ -18,6 +18,8 @@ struct EchoDelayEstimator: Sendable {
     private var frames = 0
     /// The delay in 10 ms frames, once found.
     private(set) var delayFrames: Int?
+    /// Whether the microphone followed the speaker at the last estimate.
+    private(set) var follows = false
 
     /// One 10 ms frame: the energies (sums of squares) of what the speaker
     /// played and of what the microphone heard over it.
@@ -26,8 +28,10 @@ struct EchoDelayEstimator: Sendable {
         heard[slot] = Self.level(energyHeard)
         captured[slot] = Self.level(energyCaptured)
         frames += 1
-        if frames >= Self.historyFrames, frames % Self.estimateEveryFrames == 0, let found = estimate() {
-            delayFrames = found
+        if frames >= Self.historyFrames, frames % Self.estimateEveryFrames == 0 {
+            let found = estimate()
+            follows = found != nil
+            if let found { delayFrames = found }
         }
     }
 
@@ -57,7 +61,10 @@ struct EchoDelayEstimator: Sendable {
             let correlation = (sums.xy - sums.x * sums.y / n) / (varianceX * varianceY).squareRoot()
             if correlation > (best?.correlation ?? -1) { best = (lag, correlation) }
         }
-        guard let best, best.correlation >= Self.minimumCorrelation else { return nil }
+        // The best match at the longest lag looked for is no peak: the
+        // envelopes of a conversation's turns (the user, then the agent)
+        // line up there as often as anywhere beyond it.
+        guard let best, best.correlation >= Self.minimumCorrelation, best.lag < Self.maxLagFrames else { return nil }
         return best.lag
     }
 }

@@ -145,7 +145,7 @@ final class EchoProcessor {
         let (energyHeard, before) = followEchoDelay(chunk)
         if resting {
             meter.add(heard: energyHeard, before: before, after: before, frames: chunk.count, speakerHeard: speakerHeard)
-            guard (meter.roomLossDB ?? .infinity) < Self.heardSpeakerDB, delayEstimator.delayFrames != nil else { return true }
+            guard (meter.roomLossDB ?? .infinity) < Self.heardSpeakerDB, delayEstimator.follows else { return true }
             restartCanceller(.speakerHeard)
             return false
         }
@@ -203,7 +203,9 @@ final class EchoProcessor {
                 }
             }
         }
-        if let frames = delayEstimator.delayFrames {
+        // Resting, a delay found does not wake the canceller: only the
+        // microphone coming near the speaker and following it does.
+        if !resting, let frames = delayEstimator.delayFrames {
             let delayMs = frames * 10
             if delayMs < toldDelayMs || delayMs > toldDelayMs + Self.coveredDelayMs {
                 toldDelayMs = max(0, delayMs - Self.delayMarginMs)
