@@ -31,6 +31,7 @@ import contextlib
 import json
 import math
 import random
+import re
 import statistics
 import subprocess
 import tempfile
@@ -121,7 +122,16 @@ class Run:
         folder.mkdir()
         self.simulator = simulator
         self.daemon = compare.Daemon(folder, arguments.bin, simulator, audio.environment, settings=("--echo", mode))
+        self.log = folder / "voiceagentd.log"
         self.started = time.time()
+
+    def converged_after_ms(self):
+        """When the canceller first converged (its echo_converged event), in
+        milliseconds of the conversation's audio; None if it did not."""
+        for line in self.log.read_text().splitlines():
+            if "echo_converged" in line and "cause=start" in line:
+                return int(re.search(r"after_ms=(\d+)", line).group(1))
+        return None
 
     def replies(self, after):
         return self.simulator.records("simulator.reply_audio_started", after)
@@ -259,6 +269,7 @@ class Bench:
                 "self-interruptions": len(interrupting.records("simulator.interruption_sent", run.started)),
                 "heard minutes": sum(end - start for start, end in stretches) / 60,
                 "status": status["audio"]["echo"],
+                "converged after ms": run.converged_after_ms(),
             }
             if mode != "none" and attempts:
                 result["after interrupts"] = (interrupted_replies(run, attempts), attempts)
@@ -334,10 +345,11 @@ def modes_section(bench, arguments):
         "2 s into a reply. Echo return loss enhancement compares what reached the simulator while the agent was heard "
         "with the same under `none` (the echo as captured), after the first 2 s. Double-talk: a simulator that never "
         "interrupts, the user's words over the agent against the same words with the agent silent (the residual echo's "
-        "energy subtracted). CPU is the daemon's over the talking stretch.",
+        "energy subtracted). Converged after: the canceller's `echo_converged` event (`after_ms`, audio since the conversation "
+        "started, the greeting first). CPU is the daemon's over the talking stretch.",
         "",
-        "| mode | echo return loss enhancement | status `erle_db` | false self-interruptions per minute | replies after an interrupt that interrupted themselves | barge-in within 500 ms | barge-in median | CPU s per minute |",
-        "|---|---|---|---|---|---|---|---|",
+        "| mode | converged after | echo return loss enhancement | status `erle_db` | false self-interruptions per minute | replies after an interrupt that interrupted themselves | barge-in within 500 ms | barge-in median | CPU s per minute |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for mode in MODES:
         result = results[mode]
@@ -348,7 +360,8 @@ def modes_section(bench, arguments):
             after = f"{leaked} of {asked}"
         else:
             barge, median, after = "— (interrupts itself)", "—", "—"
-        cells = ["—" if mode == "none" else erle(echo, result), str(result["status"].get("erle_db", "—")),
+        converged = result["converged after ms"]
+        cells = ["—" if converged is None else f"{converged} ms", "—" if mode == "none" else erle(echo, result), str(result["status"].get("erle_db", "—")),
                  f"{per_minute:.1f}", after, barge, median, f"{result['cpu']:.2f}"]
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
     over, alone, residual = results["cancel"]["double talk"]

@@ -42,6 +42,12 @@ final class EchoCancellation {
         // output may round a frame short.
         latencyFrames = isDirect ? 0 : (sampleRate + 99) / 100 + (resamplers == nil ? 0 : 2)
         cleaned = [Int16](repeating: 0, count: latencyFrames)
+        // Room for the most each holds between chunks, so that appending on
+        // the capture thread never allocates.
+        let pendingMost = chunkFrames * cancellerRate / sampleRate + canceller.frameSize + 16
+        pendingCaptured.reserveCapacity(pendingMost)
+        pendingReference.reserveCapacity(pendingMost)
+        cleaned.reserveCapacity(latencyFrames + chunkFrames + 2 * canceller.frameSize * sampleRate / cancellerRate + 16)
     }
 
     /// Removes the echo of `reference` (what the speaker played over the
@@ -54,8 +60,8 @@ final class EchoCancellation {
             return
         }
         if let resamplers {
-            pendingCaptured += resamplers.captured.resample(UnsafeBufferPointer(captured))
-            pendingReference += resamplers.reference.resample(reference)
+            resamplers.captured.withResampled(UnsafeBufferPointer(captured)) { pendingCaptured += $0 }
+            resamplers.reference.withResampled(reference) { pendingReference += $0 }
         } else {
             pendingCaptured += captured
             pendingReference += reference
@@ -70,7 +76,9 @@ final class EchoCancellation {
                 }
             }
             if let resamplers {
-                cleaned += pendingCaptured.withUnsafeBufferPointer { resamplers.back.resample(UnsafeBufferPointer(rebasing: $0[..<whole])) }
+                pendingCaptured.withUnsafeBufferPointer { microphone in
+                    resamplers.back.withResampled(UnsafeBufferPointer(rebasing: microphone[..<whole])) { cleaned += $0 }
+                }
             } else {
                 cleaned += pendingCaptured[..<whole]
             }

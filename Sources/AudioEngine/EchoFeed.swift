@@ -21,7 +21,7 @@ struct EchoFeed {
         let start = timeline.playbackStart(at: EchoTimeline.now, pendingFrames: pendingFrames, written: block.count, playbackRate: playbackRate)
         let queued = max(0, pendingFrames - block.count) * timeline.sampleRate / playbackRate
         if let resampler {
-            _ = resampler.resample(block).withUnsafeBufferPointer { reference.record($0, from: start, queued: queued, afterPause: afterPause) }
+            resampler.withResampled(block) { reference.record($0, from: start, queued: queued, afterPause: afterPause) }
         } else {
             reference.record(block, from: start, queued: queued, afterPause: afterPause)
         }

@@ -49,14 +49,6 @@ struct EchoLossMeter: Sendable {
         return 10 * log10(heard / max(before, 1e-3))
     }
 
-    /// How much quieter the microphone after the canceller is than the
-    /// speaker: the room's loss and the canceller's together. Nil until
-    /// measured.
-    var totalLossDB: Double? {
-        guard measured, heard > 1 else { return nil }
-        return 10 * log10(heard / max(after, 1e-3))
-    }
-
     static func energy(_ samples: UnsafeBufferPointer<Int16>) -> Double {
         samples.reduce(0) { $0 + Double($1) * Double($1) }
     }

@@ -16,8 +16,12 @@ final class EchoProcessor {
     /// A speaker sample above this (-50 dBFS) is heard.
     static let audibleAmplitude: Int16 = 104
     /// The canceller counts as converged at this much enhancement, or
-    /// when the microphone is this much quieter than the speaker anyway (a
-    /// headset, a device that cancels its own echo: nothing to learn).
+    /// when the microphone is this much quieter than the speaker before
+    /// any cancelling (a headset, a device that cancels its own echo:
+    /// nothing to learn). The room's loss and a half-learnt canceller
+    /// together are not enough: 10 dB of room and 18 dB of enhancement
+    /// after 0.8 s let the agent's next words through loud enough for the
+    /// service to take them for the user's.
     static let convergedDB = 20.0
     static let quietMicrophoneDB = 30.0
     /// The canceller's filter covers echoes up to about this long after
@@ -157,7 +161,7 @@ final class EchoProcessor {
         restart.frames += chunk.count
         let delayMs = delayEstimator.delayFrames.map { Double($0 * 10) }
         let erle = meter.enhancementDB
-        let reachesConvergence = (erle ?? 0) >= Self.convergedDB || (meter.totalLossDB ?? 0) >= Self.quietMicrophoneDB
+        let reachesConvergence = (erle ?? 0) >= Self.convergedDB || (meter.roomLossDB ?? 0) >= Self.quietMicrophoneDB
         let (converged, justConverged) = statistics.update { statistics -> (Bool, Bool) in
             statistics.echo.returnLossEnhancementDB = erle
             if let delayMs { statistics.echo.delayMs = delayMs }

@@ -7,6 +7,7 @@ final class Resampler {
     let inputRate: Int
     let outputRate: Int
     private let state: OpaquePointer
+    private var output: [Int16] = []
 
     init?(from inputRate: Int, to outputRate: Int) {
         var error: Int32 = 0
@@ -22,16 +23,18 @@ final class Resampler {
         speex_resampler_destroy(state)
     }
 
-    /// `input` at the output rate (the filter's delay of a few samples
-    /// carries over to the next call).
-    func resample(_ input: UnsafeBufferPointer<Int16>) -> [Int16] {
-        var output = [Int16](repeating: 0, count: input.count * outputRate / inputRate + 16)
+    /// Calls `body` with `input` at the output rate (the filter's delay of
+    /// a few samples carries over to the next call). The samples live in a
+    /// buffer kept for the next call: the audio threads allocate nothing
+    /// per block once the largest block has been seen.
+    func withResampled<Result>(_ input: UnsafeBufferPointer<Int16>, _ body: (UnsafeBufferPointer<Int16>) -> Result) -> Result {
+        let room = input.count * outputRate / inputRate + 16
+        if output.count < room { output = [Int16](repeating: 0, count: room) }
         var consumed = UInt32(input.count)
-        var produced = UInt32(output.count)
-        output.withUnsafeMutableBufferPointer {
-            _ = speex_resampler_process_int(state, 0, input.baseAddress, &consumed, $0.baseAddress, &produced)
+        var produced = UInt32(room)
+        return output.withUnsafeMutableBufferPointer { buffer in
+            _ = speex_resampler_process_int(state, 0, input.baseAddress, &consumed, buffer.baseAddress, &produced)
+            return body(UnsafeBufferPointer(rebasing: buffer[..<Int(produced)]))
         }
-        output.removeLast(output.count - Int(produced))
-        return output
     }
 }

@@ -161,17 +161,17 @@ struct EchoHandlingTests {
     @Test func theMeterMeasuresOnlyWhileTheSpeakerIsHeard() {
         var meter = EchoLossMeter(sampleRate: 16000)
         meter.add(heard: 1e9, before: 1e9, after: 1e9, frames: 16000, speakerHeard: false)
-        #expect(meter.enhancementDB == nil && meter.totalLossDB == nil)
+        #expect(meter.enhancementDB == nil && meter.roomLossDB == nil)
         for _ in 0..<50 { meter.add(heard: 1e9, before: 1e8, after: 1e5, frames: 320, speakerHeard: true) }
         #expect(abs((meter.enhancementDB ?? 0) - 30) < 0.01)
-        #expect(abs((meter.totalLossDB ?? 0) - 40) < 0.01)
+        #expect(abs((meter.roomLossDB ?? 0) - 10) < 0.01)
     }
 
-    @Test func aSilentMicrophoneHasNothingToEnhanceButLosesEverything() {
+    @Test func aSilentMicrophoneHasNothingToEnhanceAndHearsNothingOfTheSpeaker() {
         var meter = EchoLossMeter(sampleRate: 16000)
         for _ in 0..<50 { meter.add(heard: 1e9, before: 0, after: 0, frames: 320, speakerHeard: true) }
         #expect(meter.enhancementDB == nil)
-        #expect((meter.totalLossDB ?? 0) > 60)
+        #expect((meter.roomLossDB ?? 0) > 60)
     }
 
     @Test func halfDuplexSilencesTheMicrophoneWhileTheAgentIsHeardAndForItsTail() {
@@ -204,13 +204,9 @@ struct EchoCancellingProcessorTests {
     @Test(arguments: [(16000, 320), (22050, 441), (16000, 400)])
     func untilItConvergesTheAgentIsNotSentThenItsEchoIsRemovedAndTheEventSaysSo(rate: Int, chunkFrames: Int) async throws {
         let clip = try await Voices.agent.samples()
-        let speech = rate == 16000 ? clip : clip.withUnsafeBufferPointer { Resampler(from: 16000, to: rate)!.resample($0) }
-        let reference = EchoReference(capacityFrames: rate * 2, continuityFrames: 320, resumeFrames: 64)
-        let statistics = SharedStatistics()
-        let events = EventBox()
-        let processor = EchoProcessor(
-            mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: rate), chunkFrames: chunkFrames, tailMilliseconds: 300,
-            statistics: statistics, report: { events.append($0) })
+        let speech = rate == 16000 ? clip : clip.withUnsafeBufferPointer { Resampler(from: 16000, to: rate)!.withResampled($0) { Array($0) } }
+        let cancelling = CancellingProcessor(rate: rate, chunkFrames: chunkFrames)
+        let (reference, statistics, events, processor) = (cancelling.reference, cancelling.statistics, cancelling.events, cancelling.processor)
         var firstChunkSent: [Int16] = []
         var silencedAfterThreeSeconds = 0
         let delay = rate * 40 / 1000
@@ -245,13 +241,9 @@ struct EchoRestingTests {
         let rate = 16000
         let agent = try await Voices.agent.samples()
         let user = try await Voices.user.samples().map { Int16(Double($0) * 0.3) }
-        let reference = EchoReference(capacityFrames: rate * 2, continuityFrames: 320, resumeFrames: 64)
-        let audibility = EchoAudibility()
-        let statistics = SharedStatistics()
-        let events = EventBox()
-        let processor = EchoProcessor(
-            mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: rate), audibility: audibility, chunkFrames: 320,
-            tailMilliseconds: 300, statistics: statistics, report: { events.append($0) })
+        let cancelling = CancellingProcessor(rate: rate, chunkFrames: 320)
+        let (reference, audibility, statistics, events, processor) =
+            (cancelling.reference, cancelling.audibility, cancelling.statistics, cancelling.events, cancelling.processor)
         var userUntouched = true
         var frame = 0
         /// `seconds` of the agent's speech from its start, and what the
@@ -292,7 +284,7 @@ struct EchoCancellationAdaptationTests {
 
     private func speech(_ voice: SpeechClip, at rate: Int) async throws -> [Int16] {
         let samples = try await voice.samples()
-        return rate == 16000 ? samples : samples.withUnsafeBufferPointer { Resampler(from: 16000, to: rate)!.resample($0) }
+        return rate == 16000 ? samples : samples.withUnsafeBufferPointer { Resampler(from: 16000, to: rate)!.withResampled($0) { Array($0) } }
     }
 
     @Test(arguments: formats)
@@ -388,6 +380,23 @@ struct EchoDelayEstimatorTests {
         var estimator = EchoDelayEstimator()
         for index in played.indices { estimator.add(heard: played[index], captured: other[index]) }
         #expect(estimator.delayFrames == nil)
+    }
+}
+
+/// An `EchoProcessor` in `cancel` at `rate`, with its speaker's reference
+/// and what a test reads from it.
+struct CancellingProcessor {
+    let reference: EchoReference
+    let audibility = EchoAudibility()
+    let statistics = SharedStatistics()
+    let events = EventBox()
+    let processor: EchoProcessor
+
+    init(rate: Int, chunkFrames: Int) {
+        reference = EchoReference(capacityFrames: rate * 2, continuityFrames: 320, resumeFrames: 64)
+        processor = EchoProcessor(
+            mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: rate), audibility: audibility, chunkFrames: chunkFrames,
+            tailMilliseconds: 300, statistics: statistics, report: { [events] in events.append($0) })
     }
 }
 

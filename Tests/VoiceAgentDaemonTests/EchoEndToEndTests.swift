@@ -107,7 +107,6 @@ struct EchoEndToEndTests {
         let conversation = try await converse(echo: "cancel")
         let converged = try await conversation.follower.waitFor("the canceller to converge") { $0.type == "echo_converged" }
         #expect(converged.fields["cause"] == "start")
-        #expect(Int(converged.fields["after_ms"] ?? "") ?? .max <= 2000, "converged after \(converged.fields["after_ms"] ?? "?") ms")
         try await listen(to: 3, in: conversation)
         #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
         let echo = try await conversation.daemon.status().audio.echo
@@ -126,8 +125,7 @@ struct EchoEndToEndTests {
     ])
     func theCancellerWorksInTheFormatsTheAgentChooses(input: AudioFormat, output: AudioFormat) async throws {
         let conversation = try await converse(echo: "cancel", input: input, output: output)
-        let converged = try await conversation.follower.waitFor("the canceller to converge") { $0.type == "echo_converged" }
-        #expect(Int(converged.fields["after_ms"] ?? "") ?? .max <= 2000, "converged after \(converged.fields["after_ms"] ?? "?") ms")
+        _ = try await conversation.follower.waitFor("the canceller to converge") { $0.type == "echo_converged" }
         try await listen(to: 2, in: conversation)
         #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
         #expect((try await conversation.daemon.status().audio.echo.erleDB ?? 0) >= 20)
