@@ -2,11 +2,14 @@ import Glibc
 
 /// How much of the agent's voice reaches the agent: the energies of what
 /// the speaker played, of the microphone before the canceller and after
-/// it, averaged over about the last second the speaker was heard
+/// it, averaged over about the last half second the speaker was heard
 /// (stretches of silence from the speaker leave them as they were).
+/// Half a second: the average follows a canceller that has learnt soon
+/// enough to end the microphone's hold (with a second it lagged by about
+/// one, and the hold outlasted the learning).
 struct EchoLossMeter: Sendable {
     /// The averaging's time constant.
-    static let window = 1.0
+    static let window = 0.5
     let sampleRate: Int
     private var heard = 0.0
     private var before = 0.0

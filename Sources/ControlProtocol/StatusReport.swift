@@ -200,8 +200,8 @@ public struct StatusReport: Sendable, Equatable, Codable {
     public struct Echo: Sendable, Equatable, Codable {
         /// none, half-duplex or cancel.
         public var mode: String
-        /// Echo return loss enhancement over about the last second the
-        /// speaker was heard, in dB.
+        /// Echo return loss enhancement over about the last half second
+        /// the speaker was heard, in dB.
         public var erleDB: Double?
         /// The echo's delay beyond what the devices report, in ms.
         public var delayMs: Double?

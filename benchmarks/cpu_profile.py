@@ -1,0 +1,196 @@
+"""Where voiceagentd's CPU and memory go in full duplex at its defaults
+(20 ms chunks, echo=none), on the paced devices the cost benchmark uses: a
+`perf` profile of the release build, each thread's time split by whose code
+ran (the kernel, ALSA and the pulse plugin, the C library, the Swift runtime
+and standard library, Foundation, SwiftNIO and the WebSocket library,
+voiceagentd's own modules), and its resident memory split by mapping
+(the binary's code and data, the libraries', anonymous memory). Writes the
+"profile" section of BENCHMARKS.md.
+
+Run through scripts/benchmark-profile, which installs and builds what this needs.
+"""
+
+import argparse
+import re
+import subprocess
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import compare
+from cost import NO_ECHO, per_minute, thread_cpu, thread_group
+from report import machine, write_section
+
+LAYERS = (
+    "kernel",
+    "ALSA, pulse plugin",
+    "C library",
+    "Swift runtime, standard library",
+    "Foundation",
+    "SwiftNIO, WebSocket",
+    "other libraries",
+    "voiceagentd's own code",
+)
+# SwiftNIO's modules and the WebSocket client built on it.
+NETWORK_MODULES = re.compile(r"^(_?NIO\w*|WSCore|WSClient|WebSocket\w*|Atomics|DequeModule|InternalCollectionsUtilities)$")
+MANGLED_MODULE = re.compile(r"^\$s(\d+)(\w+)")
+
+
+def own_modules(sources):
+    """voiceagentd's modules: its Sources folders, as Swift names them."""
+    return {folder.name.replace("-", "_") for folder in sources.iterdir() if folder.is_dir()}
+
+
+def layer(dso, symbol, own):
+    """Whose code a sample ran in."""
+    if dso.startswith("[kernel"):
+        return "kernel"
+    if "libasound" in dso or "libpulse" in dso:
+        return "ALSA, pulse plugin"
+    if re.search(r"/(libc|libm|ld-linux[^/]*|libstdc\+\+|libgcc_s)\.so", dso) or dso == "[vdso]":
+        return "C library"
+    if not dso.endswith("/voiceagentd"):
+        return "other libraries"
+    # The binary holds the Swift runtime, the standard library, Foundation
+    # and every package statically: a Swift symbol names its module.
+    match = MANGLED_MODULE.match(symbol)
+    if match:
+        module = match.group(2)[: int(match.group(1))]
+        if module in own:
+            return "voiceagentd's own code"
+        if module.startswith("Foundation") or module.startswith("_Foundation"):
+            return "Foundation"
+        if NETWORK_MODULES.match(module):
+            return "SwiftNIO, WebSocket"
+        return "other libraries"
+    # The runtime's own C++ (metadata caches, casts, the task executor)
+    # names its namespace.
+    if symbol.startswith(("$sS", "$ss", "$sI", "$sy", "swift", "_swift", "__swift")) or (symbol.startswith("_Z") and "swift" in symbol):
+        return "Swift runtime, standard library"
+    return "other libraries"
+
+
+def profile(pid, seconds_of, output):
+    """perf samples of `pid` while `seconds_of()` runs."""
+    recorder = subprocess.Popen(
+        ["perf", "record", "--quiet", "-F", "999", "-p", str(pid), "-o", str(output)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return seconds_of()
+    finally:
+        recorder.send_signal(2)
+        recorder.wait()
+
+
+def samples(data):
+    """(thread name, dso, symbol, period) of each sample."""
+    script = subprocess.run(
+        ["perf", "script", "-i", str(data), "-F", "comm,period,ip,sym,dso", "--no-demangle"],
+        capture_output=True, text=True, check=True).stdout
+    pattern = re.compile(r"^\s*(?P<comm>.+?)\s+(?P<period>\d+)\s+\S+\s+(?P<sym>\S+?)(?:\+0x[0-9a-f]+)?\s+\((?P<dso>[^)]*)\)\s*$")
+    for line in script.splitlines():
+        match = pattern.match(line)
+        if match:
+            yield match["comm"], match["dso"], match["sym"], int(match["period"])
+
+
+def resident_memory(pid, binary):
+    """MiB resident by mapping group, and the peak."""
+    groups = defaultdict(float)
+    name, permissions = "", ""
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+$", fields[0]):
+            permissions, name = fields[1], fields[5] if len(fields) > 5 else ""
+            continue
+        if fields[0] != "Rss:":
+            continue
+        kib = int(fields[1])
+        if name == str(binary):
+            group = "the binary's code (mapped from the file)" if "x" in permissions else (
+                "the binary's data (written at start)" if "w" in permissions else "the binary's read-only data, Swift metadata, unwind tables")
+        elif name.startswith("/"):
+            group = "shared libraries (libc, ALSA, pulse, WebRTC, ...)"
+        else:
+            group = "anonymous: heap, stacks, buffers"
+        groups[group] += kib / 1024
+    peak = int(Path(f"/proc/{pid}/status").read_text().split("VmHWM:")[1].split()[0]) / 1024
+    return groups, peak
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser.add_argument("--seconds", type=float, default=60, help="seconds of full duplex profiled")
+    parser.add_argument("--command", default="scripts/benchmark-profile", help="the command line recorded in BENCHMARKS.md")
+    arguments = parser.parse_args()
+
+    own = own_modules(Path(__file__).resolve().parent.parent / "Sources")
+    work = Path(tempfile.mkdtemp(prefix="voiceagent-profile-"))
+    audio = compare.PacedAudio(work / "audio")
+    simulator = compare.Simulator(work, arguments.bin / "voiceagent-simulator")
+    microphone = compare.Microphone(audio.environment)
+    try:
+        daemon = compare.Daemon(work, arguments.bin, simulator, audio.environment, settings=NO_ECHO)
+        try:
+            before, started = thread_cpu(daemon.pid), time.monotonic()
+            cpu, _ = profile(daemon.pid, lambda: compare.full_duplex_load(daemon, microphone, arguments.seconds), work / "perf.data")
+            threads = per_minute(before, thread_cpu(daemon.pid), time.monotonic() - started)
+            memory, peak = resident_memory(daemon.pid, (arguments.bin / "voiceagentd").resolve())
+        finally:
+            daemon.stop()
+    finally:
+        microphone.stop()
+        simulator.stop()
+        audio.stop()
+
+    periods = defaultdict(lambda: defaultdict(int))
+    for comm, dso, symbol, period in samples(work / "perf.data"):
+        periods[thread_group(comm)][layer(dso, symbol, own)] += period
+
+    lines = [
+        "## Where the daemon's CPU and memory go",
+        "",
+        f"Written by `{arguments.command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, on {machine()}.",
+        "",
+        f"The release build at its defaults (20 ms chunks and periods, `echo=none`) in {arguments.seconds:g} s of the cost "
+        "section's full duplex (a spoken turn and a 4 s reply every 5 s), profiled by `perf record -F 999`; "
+        f"{cpu:.2f} CPU s per minute under the profiler, which adds its own. Each thread group's CPU (from /proc, "
+        "in CPU seconds per minute) is split by the share of its samples in each layer: the kernel (system calls, "
+        "scheduling and wake-ups, the TCP send to the agent), ALSA and the pulse plugin, the C library, and in the "
+        "statically linked binary by the Swift module each symbol names.",
+        "",
+        "| thread | CPU s/min | wake-ups/s | " + " | ".join(LAYERS) + " |",
+        "|---|---|---|" + "---|" * len(LAYERS),
+    ]
+    totals = defaultdict(float)
+    for group in sorted(periods, key=lambda name: -threads.get(name, (0, 0))[0]):
+        seconds, wakeups = threads.get(group, (0.0, 0.0))
+        weight = sum(periods[group].values())
+        shares = [seconds * periods[group][name] / weight for name in LAYERS]
+        for name, value in zip(LAYERS, shares):
+            totals[name] += value
+        lines.append(f"| {group} | {seconds:.2f} | {wakeups:.0f} | " + " | ".join(f"{value:.2f}" for value in shares) + " |")
+    lines.append(f"| all | {sum(seconds for seconds, _ in threads.values()):.2f} | "
+                 f"{sum(wakeups for _, wakeups in threads.values()):.0f} | "
+                 + " | ".join(f"{totals[name]:.2f}" for name in LAYERS) + " |")
+    lines += [
+        "",
+        f"Resident memory at the end (peak {peak:.1f} MiB). A page of a file mapping counts once touched, and the "
+        "kernel maps the 64 KiB around each page fault of a file already cached (fault-around), so most of the "
+        "binary's code counts although little of it runs:",
+        "",
+        "| mapping | MiB |",
+        "|---|---|",
+    ]
+    for group, mib in sorted(memory.items(), key=lambda item: -item[1]):
+        lines.append(f"| {group} | {mib:.1f} |")
+    text = "\n".join(lines)
+    print(text)
+    write_section("profile", text)
+
+
+if __name__ == "__main__":
+    main()
