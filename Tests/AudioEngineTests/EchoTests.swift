@@ -271,8 +271,7 @@ struct EchoRestingTests {
             Issue.record("no echo_converged event after the speaker was heard: \(events.all)")
             return
         }
-        // From scratch, on whatever of the speech is left: within 3 s.
-        #expect(after <= 3000, "converged \(after) ms after it began to learn")
+        #expect(after <= 2000, "converged \(after) ms after it began to learn")
     }
 }
 
