@@ -52,6 +52,27 @@ struct EchoLossMeter: Sendable {
         return 10 * log10(heard / max(before, 1e-3))
     }
 
+    /// The canceller counts as converged when it has learnt at least this
+    /// much and what it sends is at least `quietDB` below the speaker, or
+    /// when the microphone is that much below the speaker before any
+    /// cancelling (a headset, a device that cancels its own echo: nothing
+    /// to learn).
+    static let learntDB = 20.0
+    static let quietDB = 30.0
+
+    /// Whether the canceller has learnt the echo path well enough to end
+    /// the microphone's hold. Neither half of the first rule is enough
+    /// alone: 10 dB of room and 18 dB of a half-learnt canceller after
+    /// 0.8 s let the agent's next words through loud enough for the
+    /// service to take them for the user's; so did 20 dB learnt over 6 dB
+    /// of room, on an echo 150 ms late that the canceller, not yet told
+    /// the delay, covered only in part.
+    var showsConvergence: Bool {
+        guard let room = roomLossDB else { return false }
+        let learnt = enhancementDB ?? 0
+        return (learnt >= Self.learntDB && room + learnt >= Self.quietDB) || room >= Self.quietDB
+    }
+
     static func energy(_ samples: UnsafeBufferPointer<Int16>) -> Double {
         samples.reduce(0) { $0 + Double($1) * Double($1) }
     }

@@ -15,15 +15,6 @@ public enum EchoRestartCause: String, Sendable, Equatable {
 final class EchoProcessor {
     /// A speaker sample above this (-50 dBFS) is heard.
     static let audibleAmplitude: Int16 = 104
-    /// The canceller counts as converged at this much enhancement, or
-    /// when the microphone is this much quieter than the speaker before
-    /// any cancelling (a headset, a device that cancels its own echo:
-    /// nothing to learn). The room's loss and a half-learnt canceller
-    /// together are not enough: 10 dB of room and 18 dB of enhancement
-    /// after 0.8 s let the agent's next words through loud enough for the
-    /// service to take them for the user's.
-    static let convergedDB = 20.0
-    static let quietMicrophoneDB = 30.0
     /// The canceller's filter covers echoes up to about this long after
     /// the delay it is told (measured: 30 to 100 ms found at once when told
     /// 0, 150 ms not); it is told the echo's delay less a margin.
@@ -161,7 +152,7 @@ final class EchoProcessor {
         restart.frames += chunk.count
         let delayMs = delayEstimator.delayFrames.map { Double($0 * 10) }
         let erle = meter.enhancementDB
-        let reachesConvergence = (erle ?? 0) >= Self.convergedDB || (meter.roomLossDB ?? 0) >= Self.quietMicrophoneDB
+        let reachesConvergence = meter.showsConvergence
         let (converged, justConverged) = statistics.update { statistics -> (Bool, Bool) in
             statistics.echo.returnLossEnhancementDB = erle
             if let delayMs { statistics.echo.delayMs = delayMs }

@@ -167,6 +167,27 @@ struct EchoHandlingTests {
         #expect(abs((meter.roomLossDB ?? 0) - 10) < 0.01)
     }
 
+    /// A second of the speaker heard through a room that takes `roomDB`
+    /// off it, and a canceller that takes `learntDB` more.
+    @Test(arguments: [
+        (13.0, 18.0, false),  // the room and a half-learnt canceller: 31 dB together
+        (6.0, 20.0, false),  // an echo 150 ms late, before the canceller is told the delay
+        (6.0, 24.0, true),
+        (10.0, 20.0, true),
+        (30.0, 0.0, true),  // a headset: nothing to learn
+        (25.0, 4.0, false),
+    ])
+    func theHoldEndsWhenTheCancellerHasLearntAndTheAgentIsFarBelowTheSpeaker(roomDB: Double, learntDB: Double, converged: Bool) {
+        var meter = EchoLossMeter(sampleRate: 16000)
+        let heard = 1e9
+        let before = heard / pow(10, roomDB / 10)
+        for chunk in 0..<50 {
+            meter.add(heard: heard, before: before, after: before / pow(10, learntDB / 10), frames: 320, speakerHeard: true)
+            if chunk == 10 { #expect(!meter.showsConvergence, "not yet half a second of the speaker") }
+        }
+        #expect(meter.showsConvergence == converged, "room \(roomDB) dB, cancelled \(learntDB) dB")
+    }
+
     @Test func aSilentMicrophoneHasNothingToEnhanceAndHearsNothingOfTheSpeaker() {
         var meter = EchoLossMeter(sampleRate: 16000)
         for _ in 0..<50 { meter.add(heard: 1e9, before: 0, after: 0, frames: 320, speakerHeard: true) }
