@@ -510,9 +510,13 @@ def write_report(results, extra, arguments):
         "| figure | voiceagentd median | p95 | official SDK median | p95 | SDK / ours | goal |",
         "|---|---|---|---|---|---|---|",
     ]
+    def tenth(value):
+        # Adding 0.0 turns a -0.0 from rounding (a reply start a hair early) into 0.0.
+        return f"{round(value, 1) + 0.0:.1f}"
+
     for figure, ma, pa, mb, pb, ratio, goal in rows:
         shown = "—" if ratio is None else f"{ratio:.1f}×"
-        lines.append(f"| {figure} | {ma:.1f} | {pa:.1f} | {mb:.1f} | {pb:.1f} | {shown} | {goal} |")
+        lines.append(f"| {figure} | {tenth(ma)} | {tenth(pa)} | {tenth(mb)} | {tenth(pb)} | {shown} | {goal} |")
     lines += ["", "voiceagentd alone:", "", "| figure | value | goal |", "|---|---|---|"]
     for figure, value in extra.items():
         bound = EXTRA_GOALS.get(figure)
