@@ -152,12 +152,11 @@ final class EchoProcessor {
         restart.frames += chunk.count
         let delayMs = delayEstimator.delayFrames.map { Double($0 * 10) }
         let erle = meter.enhancementDB
-        let reachesConvergence = meter.showsConvergence
         let (converged, justConverged) = statistics.update { statistics -> (Bool, Bool) in
             statistics.echo.returnLossEnhancementDB = erle
             if let delayMs { statistics.echo.delayMs = delayMs }
             guard !statistics.echo.converged else { return (true, false) }
-            guard reachesConvergence else { return (false, false) }
+            guard meter.showsConvergence else { return (false, false) }
             statistics.echo.converged = true
             return (true, true)
         }
