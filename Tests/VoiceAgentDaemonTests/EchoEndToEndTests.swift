@@ -82,6 +82,31 @@ struct EchoEndToEndTests {
         }
     }
 
+    /// What a failure needs to tell an echo that leaked from a test that
+    /// timed itself wrong: when the simulator took the microphone for
+    /// speech (seconds into the conversation) and the loudest chunk it had
+    /// just been sent, the canceller's state now, and each time it
+    /// converged.
+    private func echoReport(_ conversation: Conversation) async throws -> String {
+        let chunks = await conversation.simulator.received("user_audio_chunk")
+        let opened = chunks.first?.receivedAt ?? 0
+        let speech = await conversation.simulator.received("simulator.speech_started").map { started in
+            let before = chunks.filter { (started.receivedAt - 0.1...started.receivedAt).contains($0.receivedAt) }
+            let loudest = before.compactMap(\.rmsDBFS).max().map { String(format: "%.1f dBFS", $0) } ?? "silence"
+            return String(format: "%.2f s (%@)", started.receivedAt - opened, loudest)
+        }
+        let status = try await conversation.daemon.status().audio
+        let echo = status.echo
+        let convergences = conversation.daemon.log.split(separator: "\n").filter { $0.contains("echo_converged:") }.map {
+            $0.split(separator: "echo_converged: ").last ?? ""
+        }
+        return """
+            speech taken at \(speech); canceller converged: \(echo.converged ?? false), \
+            echo removed: \(echo.erleDB.map { "\($0) dB" } ?? "unmeasured"), delay: \(echo.delayMs.map { "\($0) ms" } ?? "unknown"); \
+            capture overruns and playback underruns: \(status.xruns); convergences: \(convergences)
+            """
+    }
+
     @Test func withoutEchoHandlingTheAgentInterruptsItself() async throws {
         let conversation = try await converse(echo: "none")
         try await waitFor("the agent to hear its own greeting", timeout: .seconds(10)) {
@@ -108,7 +133,8 @@ struct EchoEndToEndTests {
         let converged = try await conversation.follower.waitFor("the canceller to converge") { $0.type == "echo_converged" }
         #expect(converged.fields["cause"] == "start")
         try await listen(to: 3, in: conversation)
-        #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
+        let report = try await echoReport(conversation)
+        #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty, "\(report)")
         let echo = try await conversation.daemon.status().audio.echo
         #expect(echo.mode == "cancel" && echo.converged == true)
         #expect((echo.erleDB ?? 0) >= 20, "echo return loss enhancement \(echo.erleDB ?? 0) dB")
@@ -127,8 +153,9 @@ struct EchoEndToEndTests {
         let conversation = try await converse(echo: "cancel", input: input, output: output)
         _ = try await conversation.follower.waitFor("the canceller to converge") { $0.type == "echo_converged" }
         try await listen(to: 2, in: conversation)
-        #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
-        #expect((try await conversation.daemon.status().audio.echo.erleDB ?? 0) >= 20)
+        let report = try await echoReport(conversation)
+        #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty, "\(report)")
+        #expect((try await conversation.daemon.status().audio.echo.erleDB ?? 0) >= 20, "\(report)")
         #expect(try await conversation.daemon.ctl("stop").status == 0)
     }
 
@@ -173,8 +200,8 @@ struct EchoEndToEndTests {
             if reply < 5 { #expect(try await conversation.daemon.ctl("say", "And then?").status == 0) }
         }
         #expect(await conversation.simulator.received("simulator.interruption_sent").count == 3, "each question cut a reply")
-        let heard = await conversation.simulator.received("simulator.speech_started")
-        #expect(heard.isEmpty, "the agent heard itself \(heard.count) times")
+        let report = try await echoReport(conversation)
+        #expect(await conversation.simulator.received("simulator.speech_started").isEmpty, "the agent heard itself: \(report)")
         #expect(try await conversation.daemon.ctl("stop").status == 0)
     }
 
@@ -189,7 +216,8 @@ struct EchoEndToEndTests {
         try await waitFor("a second of the third reply to be played") {
             try await conversation.daemon.status().audio.framesPlayed >= 2 * frames + 16000
         }
-        #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty)
+        let report = try await echoReport(conversation)
+        #expect(await conversation.simulator.received("simulator.interruption_sent").isEmpty, "\(report)")
         let user = try await Self.userSpeech.samples()
         _ = try await Self.audio.play(user.withUnsafeBytes { Data($0) })
         try await waitFor("the user's voice to interrupt the agent", timeout: .seconds(5)) {
