@@ -120,10 +120,10 @@ def decibels(ratio):
 class Run:
     """One daemon in one mode, against one simulator."""
 
-    def __init__(self, folder, arguments, simulator, audio, mode):
+    def __init__(self, folder, arguments, simulator, audio, mode, environment=None):
         folder.mkdir()
         self.simulator = simulator
-        self.daemon = compare.Daemon(folder, arguments.bin, simulator, audio.environment, settings=("--echo", mode))
+        self.daemon = compare.Daemon(folder, arguments.bin, simulator, {**audio.environment, **(environment or {})}, settings=("--echo", mode))
         self.log = folder / "voiceagentd.log"
         self.started = time.time()
 
