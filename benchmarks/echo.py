@@ -165,6 +165,16 @@ def talk(run, seconds, reply_seconds):
     return heard, cpu
 
 
+def self_interruptions(simulator, since):
+    """The interruptions the simulator sent because it took the microphone
+    for speech: not those a question asked over a reply caused (after a
+    self-interruption, the next question can land in the reply that
+    answered the echo)."""
+    speech = [record["received_at"] for record in simulator.records("simulator.speech_started", since)]
+    return [record for record in simulator.records("simulator.interruption_sent", since)
+            if any(abs(record["received_at"] - heard) < 0.05 for heard in speech)]
+
+
 def interrupted_replies(run, attempts):
     """The user asks again 0.7 to 1.5 s into a reply, which interrupts it, and
     the new reply starts at once: how many of those replies the simulator
@@ -268,7 +278,7 @@ class Bench:
                 "cpu": cpu,
                 "echo energy": energy(chunks_within(interrupting, stretches, skip=0.1)),
                 "converged energy": energy(chunks_within(interrupting, [(s, e) for s, e in stretches if s > run.started + 2], skip=0.1)),
-                "self-interruptions": len(interrupting.records("simulator.interruption_sent", run.started)),
+                "self-interruptions": len(self_interruptions(interrupting, run.started)),
                 "heard minutes": sum(end - start for start, end in stretches) / 60,
                 "status": status["audio"]["echo"],
                 "converged after ms": run.converged_after_ms(),

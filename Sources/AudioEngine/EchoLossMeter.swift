@@ -53,12 +53,14 @@ struct EchoLossMeter: Sendable {
     }
 
     /// The canceller counts as converged when it has learnt at least this
-    /// much and what it sends is at least `quietDB` below the speaker, or
-    /// when the microphone is that much below the speaker before any
+    /// much and what it sends is at least `quietDB` below the speaker
+    /// (`quietBlindDB` while it has not been told the echo's delay), or
+    /// when the microphone is `quietDB` below the speaker before any
     /// cancelling (a headset, a device that cancels its own echo: nothing
     /// to learn).
     static let learntDB = 20.0
     static let quietDB = 30.0
+    static let quietBlindDB = 35.0
 
     /// Whether the canceller has learnt the echo path well enough to end
     /// the microphone's hold. Neither half of the first rule is enough
@@ -66,11 +68,16 @@ struct EchoLossMeter: Sendable {
     /// 0.8 s let the agent's next words through loud enough for the
     /// service to take them for the user's; so did 20 dB learnt over 6 dB
     /// of room, on an echo 150 ms late that the canceller, not yet told
-    /// the delay, covered only in part.
-    var showsConvergence: Bool {
+    /// the delay, covered only in part. Told no delay, it covers a late
+    /// echo in part and its half-second average hides the peaks of speech
+    /// it lets through: 31 dB below the speaker on that echo (converged
+    /// 0.8 and 1.7 s in, before the delay was found at 2 s) still let a
+    /// 10 ms frame over the service's threshold.
+    func showsConvergence(delayKnown: Bool) -> Bool {
         guard let room = roomLossDB else { return false }
         let learnt = enhancementDB ?? 0
-        return (learnt >= Self.learntDB && room + learnt >= Self.quietDB) || room >= Self.quietDB
+        let quiet = delayKnown ? Self.quietDB : Self.quietBlindDB
+        return (learnt >= Self.learntDB && room + learnt >= quiet) || room >= Self.quietDB
     }
 
     static func energy(_ samples: UnsafeBufferPointer<Int16>) -> Double {

@@ -156,7 +156,7 @@ final class EchoProcessor {
             statistics.echo.returnLossEnhancementDB = erle
             if let delayMs { statistics.echo.delayMs = delayMs }
             guard !statistics.echo.converged else { return (true, false) }
-            guard meter.showsConvergence else { return (false, false) }
+            guard meter.showsConvergence(delayKnown: delayMs != nil) else { return (false, false) }
             statistics.echo.converged = true
             return (true, true)
         }
