@@ -12,7 +12,6 @@ this needs.
 """
 
 import argparse
-import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,8 +27,11 @@ CHUNK_SECONDS = 0.02
 
 
 def allocations(pid, counts_file):
-    """Allocations so far of each group of the process's threads (a thread
-    that has ended counts among the other threads)."""
+    """Allocations so far of each group of the process's threads, from the
+    counter's next report (a thread that has ended counts among the other
+    threads)."""
+    written = counts_file.stat().st_mtime_ns
+    compare.wait_for("the allocation counter's report", lambda: counts_file.stat().st_mtime_ns != written or None)
     groups = {}
     for line in counts_file.read_text().splitlines():
         tid, count = (int(field) for field in line.split())
@@ -44,29 +46,22 @@ def allocations(pid, counts_file):
     return groups
 
 
-def fresh_counts(counts_file):
-    """The counts after the counter's next report."""
-    written = counts_file.stat().st_mtime_ns
-    compare.wait_for("the allocation counter's report", lambda: counts_file.stat().st_mtime_ns != written or None)
-    return counts_file
-
-
-def measure(bench, arguments, counter, mode):
+def measure(bench, arguments, mode):
     folder = bench.work / mode
     (folder / "simulator").mkdir(parents=True)
     counts_file = folder / "allocations.txt"
     simulator = compare.Simulator(folder / "simulator", arguments.bin / "voiceagent-simulator", arguments=bench.speaking)
     run = echo.Run(folder / "daemon", arguments, simulator, bench.audio, mode,
-                   environment={"LD_PRELOAD": str(counter), "MALLOC_COUNTER_FILE": str(counts_file)})
+                   environment={"LD_PRELOAD": str(arguments.counter), "MALLOC_COUNTER_FILE": str(counts_file)})
     try:
         echo.talk(run, arguments.warm_up, bench.reply_seconds)
         if mode == "cancel":
             assert run.converged_after_ms() is not None, "the canceller did not converge"
         compare.wait_for("the allocation counter", lambda: counts_file.exists() or None)
-        before = allocations(run.daemon.pid, fresh_counts(counts_file))
+        before = allocations(run.daemon.pid, counts_file)
         began = time.time()
         echo.talk(run, arguments.seconds, bench.reply_seconds)
-        after = allocations(run.daemon.pid, fresh_counts(counts_file))
+        after = allocations(run.daemon.pid, counts_file)
         elapsed = time.time() - began
     finally:
         run.stop()
@@ -89,7 +84,7 @@ def main():
     bench = echo.Bench(arguments)
     try:
         with bench.path(arguments.latency_ms, arguments.gain_db):
-            results = {mode: measure(bench, arguments, arguments.counter, mode) for mode in MODES}
+            results = {mode: measure(bench, arguments, mode) for mode in MODES}
     finally:
         bench.stop()
 

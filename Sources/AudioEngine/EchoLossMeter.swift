@@ -68,11 +68,10 @@ struct EchoLossMeter: Sendable {
     /// 0.8 s let the agent's next words through loud enough for the
     /// service to take them for the user's; so did 20 dB learnt over 6 dB
     /// of room, on an echo 150 ms late that the canceller, not yet told
-    /// the delay, covered only in part. Told no delay, it covers a late
-    /// echo in part and its half-second average hides the peaks of speech
-    /// it lets through: 31 dB below the speaker on that echo (converged
-    /// 0.8 and 1.7 s in, before the delay was found at 2 s) still let a
-    /// 10 ms frame over the service's threshold.
+    /// the delay, covered only in part. There its half-second average
+    /// hides the peaks of speech it lets through: 31 dB below the speaker
+    /// (converged 0.8 and 1.7 s in, before the delay was found at 2 s)
+    /// still let a 10 ms frame over the service's threshold.
     func showsConvergence(delayKnown: Bool) -> Bool {
         guard let room = roomLossDB else { return false }
         let learnt = enhancementDB ?? 0
