@@ -56,7 +56,8 @@ final class EchoProcessor {
 
     init(
         mode: EchoMode, reference: EchoReference, timeline: EchoTimeline, audibility: EchoAudibility = EchoAudibility(), chunkFrames: Int,
-        tailMilliseconds: Int, statistics: SharedStatistics, report: @escaping @Sendable (AudioEngineEvent) -> Void
+        tailMilliseconds: Int, statistics: SharedStatistics, report: @escaping @Sendable (AudioEngineEvent) -> Void,
+        makeCanceller: (_ sampleRate: Int, _ chunkFrames: Int) -> EchoCancellation? = EchoCancellation.init
     ) {
         self.mode = mode
         self.reference = reference
@@ -69,16 +70,16 @@ final class EchoProcessor {
         heard = [Int16](repeating: 0, count: chunkFrames)
         meter = EchoLossMeter(sampleRate: rate)
         envelopeFrames = rate / 100
-        canceller = mode == .cancel ? Self.canceller(sampleRate: rate, chunkFrames: chunkFrames, report: report) : nil
+        canceller = mode == .cancel ? Self.canceller(sampleRate: rate, chunkFrames: chunkFrames, report: report, make: makeCanceller) : nil
         statistics.update { $0.echo = EchoStatistics(mode: mode) }
     }
 
     /// The canceller for chunks of `chunkFrames` at `sampleRate`, or nil
     /// with why not said.
     private static func canceller(
-        sampleRate: Int, chunkFrames: Int, report: @Sendable (AudioEngineEvent) -> Void
+        sampleRate: Int, chunkFrames: Int, report: @Sendable (AudioEngineEvent) -> Void, make: (Int, Int) -> EchoCancellation?
     ) -> EchoCancellation? {
-        guard let canceller = EchoCancellation(sampleRate: sampleRate, chunkFrames: chunkFrames) else {
+        guard let canceller = make(sampleRate, chunkFrames) else {
             report(.echoCancellerUnavailable(reason: "libwebrtc-audio-processing could not make an echo canceller at \(sampleRate) Hz: the microphone is half-duplex in this conversation (silent while the agent is heard)"))
             return nil
         }

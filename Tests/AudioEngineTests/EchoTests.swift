@@ -219,6 +219,27 @@ struct EchoHandlingTests {
         #expect(processed(tailMilliseconds: 20) == [Int16](repeating: 500, count: 320))
         #expect(statistics.snapshot.echo.mode == .halfDuplex)
     }
+
+    @Test func withoutACancellerTheMicrophoneIsHalfDuplexAndAnEventSaysWhy() throws {
+        let cancelling = CancellingProcessor(rate: 16000, chunkFrames: 320, makeCanceller: { _, _ in nil })
+        let event = try #require(cancelling.events.all.first)
+        guard case .echoCancellerUnavailable(let reason) = event else {
+            Issue.record("expected echo_canceller_unavailable, got \(event)")
+            return
+        }
+        #expect(reason.contains("16000 Hz") && reason.contains("half-duplex"))
+        // The agent was heard from 150 to 50 ms before the first chunk's end.
+        let speech = [Int16](repeating: 3000, count: 1600)
+        _ = speech.withUnsafeBufferPointer { cancelling.reference.record($0, from: 100_000 - 2400) }
+        var overTheAgent = [Int16](repeating: 500, count: 320)
+        cancelling.processor.process(&overTheAgent, endingAt: 100_000)
+        #expect(overTheAgent == [Int16](repeating: 0, count: 320))
+        var afterItsTail = [Int16](repeating: 500, count: 320)
+        cancelling.processor.process(&afterItsTail, endingAt: 106_400)
+        #expect(afterItsTail == [Int16](repeating: 500, count: 320))
+        #expect(cancelling.statistics.snapshot.echo.silencedChunks == 1)
+        #expect(!cancelling.statistics.snapshot.echo.converged)
+    }
 }
 
 @Suite("Echo: the canceller in the capture path")
@@ -417,11 +438,11 @@ struct CancellingProcessor {
     let events = EventBox()
     let processor: EchoProcessor
 
-    init(rate: Int, chunkFrames: Int) {
+    init(rate: Int, chunkFrames: Int, makeCanceller: (Int, Int) -> EchoCancellation? = EchoCancellation.init) {
         reference = EchoReference(capacityFrames: rate * 2, continuityFrames: 320, resumeFrames: 64)
         processor = EchoProcessor(
             mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: rate), audibility: audibility, chunkFrames: chunkFrames,
-            tailMilliseconds: 300, statistics: statistics, report: { [events] in events.append($0) })
+            tailMilliseconds: 300, statistics: statistics, report: { [events] in events.append($0) }, makeCanceller: makeCanceller)
     }
 }
 
