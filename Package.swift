@@ -226,7 +226,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentSessionTests",
-            dependencies: ["AgentSession", "AgentSimulator", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            dependencies: ["AgentSession", "AgentSimulator", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strictSettings
         ),
     ],

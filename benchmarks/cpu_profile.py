@@ -36,6 +36,18 @@ LAYERS = (
 # SwiftNIO's modules and the WebSocket client built on it.
 NETWORK_MODULES = re.compile(r"^(_?NIO\w*|WSCore|WSClient|WebSocket\w*|Atomics|DequeModule|InternalCollectionsUtilities)$")
 MANGLED_MODULE = re.compile(r"^\$s(\d+)(\w+)")
+# What the kernel was doing in a sample, by the first of these its stack
+# holds (kernel frames only).
+KERNEL_WORK = (
+    ("the TCP send to the agent", {"tcp_sendmsg"}),
+    ("thread switches", {"__schedule"}),
+    ("waking another thread", {"try_to_wake_up", "eventfd_write", "futex_wake"}),
+    ("waiting calls (poll, epoll, futex)", {"do_sys_poll", "do_epoll_wait", "do_futex"}),
+)
+OTHER_KERNEL_WORK = "other system calls, interrupts"
+# A microphone chunk handed from the capture thread to the socket's event
+# loop: MicrophoneChunks.yield, the wake-up of the loop included.
+HAND_OFF = "$s12AgentSession16MicrophoneChunksV5yield"
 
 
 def own_modules(sources):
@@ -72,10 +84,16 @@ def layer(dso, symbol, own):
     return "other libraries"
 
 
+def kernel_work(frames):
+    """What the kernel did in a sample whose stack (leaf first) is `frames`."""
+    names = {symbol for dso, symbol in frames if dso.startswith("[kernel")}
+    return next((work for work, marks in KERNEL_WORK if names & marks), OTHER_KERNEL_WORK)
+
+
 def profile(pid, seconds_of, output):
-    """perf samples of `pid` while `seconds_of()` runs."""
+    """perf samples of `pid`, with their call stacks, while `seconds_of()` runs."""
     recorder = subprocess.Popen(
-        ["perf", "record", "--quiet", "-F", "999", "-p", str(pid), "-o", str(output)],
+        ["perf", "record", "--quiet", "-g", "-F", "999", "-p", str(pid), "-o", str(output)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         return seconds_of()
@@ -85,15 +103,23 @@ def profile(pid, seconds_of, output):
 
 
 def samples(data):
-    """(thread name, dso, symbol, period) of each sample."""
+    """(thread name, period, stack) of each sample; the stack is its
+    (dso, symbol) frames, leaf first."""
     script = subprocess.run(
         ["perf", "script", "-i", str(data), "-F", "comm,period,ip,sym,dso", "--no-demangle"],
         capture_output=True, text=True, check=True).stdout
-    pattern = re.compile(r"^\s*(?P<comm>.+?)\s+(?P<period>\d+)\s+\S+\s+(?P<sym>\S+?)(?:\+0x[0-9a-f]+)?\s+\((?P<dso>[^)]*)\)\s*$")
-    for line in script.splitlines():
-        match = pattern.match(line)
-        if match:
-            yield match["comm"], match["dso"], match["sym"], int(match["period"])
+    header = re.compile(r"^(?P<comm>\S.*?)\s+(?P<period>\d+)\s*$")
+    frame = re.compile(r"^\s+[0-9a-f]+\s+(?P<sym>\S+?)(?:\+0x[0-9a-f]+)?\s+\((?P<dso>[^)]*)\)\s*$")
+    sample = None
+    for line in script.splitlines() + [""]:
+        if match := header.match(line):
+            sample = (match["comm"], int(match["period"]), [])
+        elif sample and (match := frame.match(line)):
+            sample[2].append((match["dso"], match["sym"]))
+        elif not line.strip() and sample:
+            if sample[2]:
+                yield sample
+            sample = None
 
 
 def resident_memory(pid, binary):
@@ -147,8 +173,17 @@ def main():
         audio.stop()
 
     periods = defaultdict(lambda: defaultdict(int))
-    for comm, dso, symbol, period in samples(work / "perf.data"):
-        periods[thread_group(comm)][layer(dso, symbol, own)] += period
+    kernel_periods = defaultdict(lambda: defaultdict(int))
+    hand_off = defaultdict(int)
+    for comm, period, frames in samples(work / "perf.data"):
+        group = thread_group(comm)
+        dso, symbol = frames[0]
+        where = layer(dso, symbol, own)
+        periods[group][where] += period
+        if where == "kernel":
+            kernel_periods[group][kernel_work(frames)] += period
+        if any(symbol.startswith(HAND_OFF) for _, symbol in frames):
+            hand_off[group] += period
 
     lines = [
         "## Where the daemon's CPU and memory go",
@@ -156,7 +191,7 @@ def main():
         f"Written by `{arguments.command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, on {machine()}.",
         "",
         f"The release build at its defaults (20 ms chunks and periods, `echo=none`) in {arguments.seconds:g} s of the cost "
-        "section's full duplex (a spoken turn and a 4 s reply every 5 s), profiled by `perf record -F 999`; "
+        "section's full duplex (a spoken turn and a 4 s reply every 5 s), profiled by `perf record -g -F 999`; "
         f"{cpu:.2f} CPU s per minute under the profiler, which adds its own. Each thread group's CPU (from /proc, "
         "in CPU seconds per minute) is split by the share of its samples in each layer: the kernel (system calls, "
         "scheduling and wake-ups, the TCP send to the agent), ALSA and the pulse plugin, the C library, and in the "
@@ -176,6 +211,29 @@ def main():
     lines.append(f"| all | {sum(seconds for seconds, _ in threads.values()):.2f} | "
                  f"{sum(wakeups for _, wakeups in threads.values()):.0f} | "
                  + " | ".join(f"{totals[name]:.2f}" for name in LAYERS) + " |")
+    works = [work for work, _ in KERNEL_WORK] + [OTHER_KERNEL_WORK]
+    lines += [
+        "",
+        "The kernel's column by what it did, from each sample's call stack (CPU seconds per minute): switching "
+        "threads (one going to sleep, the next running), the TCP send to the agent (on loopback the receiving "
+        "half runs in the sender's time too), waking another thread (an event loop's eventfd, a futex), the "
+        "waiting calls' own work (poll, epoll, futex), and the rest:",
+        "",
+        "| thread | " + " | ".join(works) + " |",
+        "|---|" + "---|" * len(works),
+    ]
+    for group in sorted(kernel_periods, key=lambda name: -threads.get(name, (0, 0))[0]):
+        seconds = threads.get(group, (0.0, 0.0))[0]
+        weight = sum(periods[group].values())
+        lines.append(f"| {group} | " + " | ".join(f"{seconds * kernel_periods[group][work] / weight:.2f}" for work in works) + " |")
+    capture_seconds = threads.get("audio-capture", (0.0, 0.0))[0]
+    capture_weight = sum(periods["audio-capture"].values()) or 1
+    lines += [
+        "",
+        f"Handing each microphone chunk from the capture thread to the socket's event loop (`MicrophoneChunks.yield`, "
+        f"the event loop's wake-up included) takes {capture_seconds * hand_off['audio-capture'] / capture_weight:.2f} "
+        f"of the capture thread's {capture_seconds:.2f} CPU s per minute.",
+    ]
     lines += [
         "",
         f"Resident memory at the end (peak {peak:.1f} MiB). A page of a file mapping counts once touched, and the "

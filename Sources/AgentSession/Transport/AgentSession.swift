@@ -141,9 +141,9 @@ public actor AgentSession {
     /// event loop and never waits for the actor: a chunk goes from the
     /// capture thread to the socket with one thread switch, where a hop
     /// through the shared pool or the actor's queue costs more each time.
-    public nonisolated func streamUserAudio(_ chunks: AsyncStream<CapturedAudio>) async {
+    public nonisolated func streamUserAudio(_ microphone: MicrophoneChunks) async {
         await withTaskExecutorPreference(socketExecutor) {
-            for await chunk in chunks where await sendUserAudio(chunk.samples) {
+            for await chunk in microphone.chunks where await sendUserAudio(chunk.samples) {
                 SessionMetrics.sent(afterCapture: ContinuousClock.now - chunk.capturedAt)
             }
         }
