@@ -10,8 +10,9 @@ import Synchronization
 public struct MicrophoneChunks: Sendable {
     typealias Chunks = NIOAsyncSequenceProducer<CapturedAudio, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, Demand>
 
-    /// A second of chunks at most waits for the socket; past that, new
-    /// chunks are dropped until it has caught up to a quarter of that.
+    /// Fifty chunks at most (a second at the default 20 ms) wait for the
+    /// socket; past that, new chunks are dropped until it has caught up to
+    /// a quarter of that.
     static let waitingMost = 50
 
     let chunks: Chunks
