@@ -84,6 +84,11 @@ def layer(dso, symbol, own):
     return "other libraries"
 
 
+def table_head(columns):
+    """A Markdown table's header and rule."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def kernel_work(frames):
     """What the kernel did in a sample whose stack (leaf first) is `frames`."""
     names = {symbol for dso, symbol in frames if dso.startswith("[kernel")}
@@ -185,6 +190,10 @@ def main():
         if any(symbol.startswith(HAND_OFF) for _, symbol in frames):
             hand_off[group] += period
 
+    def cpu_of(group, period):
+        """CPU s per minute of `group` that `period` of its samples stand for."""
+        return threads.get(group, (0.0, 0.0))[0] * period / (sum(periods[group].values()) or 1)
+
     lines = [
         "## Where the daemon's CPU and memory go",
         "",
@@ -197,14 +206,12 @@ def main():
         "scheduling and wake-ups, the TCP send to the agent), ALSA and the pulse plugin, the C library, and in the "
         "statically linked binary by the Swift module each symbol names.",
         "",
-        "| thread | CPU s/min | wake-ups/s | " + " | ".join(LAYERS) + " |",
-        "|---|---|---|" + "---|" * len(LAYERS),
+        *table_head(["thread", "CPU s/min", "wake-ups/s", *LAYERS]),
     ]
     totals = defaultdict(float)
     for group in sorted(periods, key=lambda name: -threads.get(name, (0, 0))[0]):
         seconds, wakeups = threads.get(group, (0.0, 0.0))
-        weight = sum(periods[group].values())
-        shares = [seconds * periods[group][name] / weight for name in LAYERS]
+        shares = [cpu_of(group, periods[group][name]) for name in LAYERS]
         for name, value in zip(LAYERS, shares):
             totals[name] += value
         lines.append(f"| {group} | {seconds:.2f} | {wakeups:.0f} | " + " | ".join(f"{value:.2f}" for value in shares) + " |")
@@ -219,20 +226,15 @@ def main():
         "half runs in the sender's time too), waking another thread (an event loop's eventfd, a futex), the "
         "waiting calls' own work (poll, epoll, futex), and the rest:",
         "",
-        "| thread | " + " | ".join(works) + " |",
-        "|---|" + "---|" * len(works),
+        *table_head(["thread", *works]),
     ]
     for group in sorted(kernel_periods, key=lambda name: -threads.get(name, (0, 0))[0]):
-        seconds = threads.get(group, (0.0, 0.0))[0]
-        weight = sum(periods[group].values())
-        lines.append(f"| {group} | " + " | ".join(f"{seconds * kernel_periods[group][work] / weight:.2f}" for work in works) + " |")
-    capture_seconds = threads.get("audio-capture", (0.0, 0.0))[0]
-    capture_weight = sum(periods["audio-capture"].values()) or 1
+        lines.append(f"| {group} | " + " | ".join(f"{cpu_of(group, kernel_periods[group][work]):.2f}" for work in works) + " |")
     lines += [
         "",
         f"Handing each microphone chunk from the capture thread to the socket's event loop (`MicrophoneChunks.yield`, "
-        f"the event loop's wake-up included) takes {capture_seconds * hand_off['audio-capture'] / capture_weight:.2f} "
-        f"of the capture thread's {capture_seconds:.2f} CPU s per minute.",
+        f"the event loop's wake-up included) takes {cpu_of('audio-capture', hand_off['audio-capture']):.2f} "
+        f"of the capture thread's {threads.get('audio-capture', (0.0, 0.0))[0]:.2f} CPU s per minute.",
     ]
     lines += [
         "",
