@@ -76,9 +76,14 @@ final class PlaybackStream: Sendable {
 
     private var isRunning: Bool { running.load(ordering: .relaxed) }
 
-    /// How long a write can still be heard: a full buffer, and a period to spare.
-    private var audibleAfterWrite: Duration {
-        .milliseconds(configuration.periodMilliseconds * (configuration.bufferPeriods + 1))
+    /// How long what the device holds can still be heard: what it says it
+    /// holds, and at least a full buffer, with a period to spare. A sound
+    /// server plays on for its own latency past the buffer it lends ALSA
+    /// (PulseAudio's stream and sink), and says so in the device's delay.
+    private func audibleFor(pendingFrames: Int) -> Duration {
+        let buffer = configuration.frames(milliseconds: configuration.periodMilliseconds * configuration.bufferPeriods, sampleRate: sampleRate)
+        let held = max(pendingFrames, buffer)
+        return .milliseconds(Double(held) * 1000 / Double(sampleRate) + Double(configuration.periodMilliseconds))
     }
 
     private func open() throws -> PCMDevice {
@@ -144,11 +149,12 @@ final class PlaybackStream: Sendable {
             let level = PCMCodec.rmsDBFS(period[..<take.samples])
             let (written, lost) = write(period, count: take.samples, to: pcm, starved: starved, generation: generation, feed: feed)
             let unwritten: DropReason = lost != nil ? .deviceLost : isRunning ? .interrupted : .conversationEnded
+            let audible = audibleFor(pendingFrames: lost == nil ? pcm.pendingFrames : 0)
             statistics.update {
                 $0.framesPlayed += written
                 $0.drop(take.samples - written, unwritten)
                 $0.outputLevelDBFS = level
-                $0.audibleUntil = .now + audibleAfterWrite
+                $0.audibleUntil = .now + audible
             }
             if let lost {
                 guard let reopened = reopen(after: pcm, error: lost, feed: feed) else { break }
