@@ -11,7 +11,6 @@ Run through scripts/benchmark-allocations, which installs and builds what
 this needs.
 """
 
-import argparse
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import compare
 import cost
 import echo
-from report import machine, write_section
+from report import benchmark_parser, machine, write_section
 
 MODES = ("none", "cancel")
 GROUPS = ("audio-capture", "audio-playback", "NIO event loops (agent socket, control)", "pulse plugin's main loops", "other threads")
@@ -72,12 +71,10 @@ def measure(bench, arguments, mode):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser = benchmark_parser(__doc__, "scripts/benchmark-allocations")
     parser.add_argument("--counter", type=Path, required=True, help="benchmarks/malloc_counter.c built as a shared library")
     parser.add_argument("--seconds", type=float, default=60, help="seconds of agent speech counted per mode")
     parser.add_argument("--warm-up", type=float, default=10, help="seconds of agent speech before counting")
-    parser.add_argument("--command", default="scripts/benchmark-allocations", help="the command line recorded in BENCHMARKS.md")
     arguments = parser.parse_args()
     arguments.latency_ms, arguments.gain_db = 60, -10
 

@@ -6,7 +6,6 @@ through ALSA's pulse plugin. Writes BENCHMARKS.md and benchmarks.png.
 Run through scripts/benchmark, which installs and builds what this needs.
 """
 
-import argparse
 import array
 import bisect
 import json
@@ -26,7 +25,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from report import write_section
+from report import benchmark_parser, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000
@@ -420,12 +419,10 @@ def percentile(values, fraction):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser = benchmark_parser(__doc__, "scripts/benchmark")
     parser.add_argument("--python", type=Path, required=True, help="Python with elevenlabs and pyaudio")
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--cpu-seconds", type=float, default=300, help="seconds of full duplex for CPU and RSS")
-    parser.add_argument("--command", default="scripts/benchmark", help="the command line recorded in BENCHMARKS.md")
     arguments = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="voiceagent-benchmark-"))

@@ -11,7 +11,6 @@ BENCHMARKS.md.
 Run through scripts/benchmark-cost, which installs and builds what this needs.
 """
 
-import argparse
 import array
 import math
 import os
@@ -24,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import compare
-from report import machine, write_section
+from report import benchmark_parser, machine, write_section
 
 PERIOD_US = 20_000
 # Neither the floor nor the SDK cancels echo; the canceller has a row of its own.
@@ -139,12 +138,10 @@ def stripped_size_mib(binary):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser = benchmark_parser(__doc__, "scripts/benchmark-cost")
     parser.add_argument("--python", type=Path, required=True, help="Python with elevenlabs and pyaudio")
     parser.add_argument("--seconds", type=float, default=120, help="seconds of full duplex per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each, taken in turns; medians are shown")
-    parser.add_argument("--command", default="scripts/benchmark-cost", help="the command line recorded in BENCHMARKS.md")
     arguments = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="voiceagent-cost-"))

@@ -10,7 +10,6 @@ voiceagentd's own modules), and its resident memory split by mapping
 Run through scripts/benchmark-profile, which installs and builds what this needs.
 """
 
-import argparse
 import re
 import subprocess
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import compare
 from cost import NO_ECHO, per_minute, thread_cpu, thread_group
-from report import machine, write_section
+from report import benchmark_parser, machine, write_section
 
 LAYERS = (
     "kernel",
@@ -152,10 +151,8 @@ def resident_memory(pid, binary):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser = benchmark_parser(__doc__, "scripts/benchmark-profile")
     parser.add_argument("--seconds", type=float, default=60, help="seconds of full duplex profiled")
-    parser.add_argument("--command", default="scripts/benchmark-profile", help="the command line recorded in BENCHMARKS.md")
     arguments = parser.parse_args()
 
     own = own_modules(Path(__file__).resolve().parent.parent / "Sources")

@@ -25,7 +25,6 @@ of several echo paths, delays, gains and noise: the "echo-paths" section.
 Run through scripts/benchmark-echo, which installs and builds what this needs.
 """
 
-import argparse
 import array
 import contextlib
 import json
@@ -41,7 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import compare
-from report import machine, write_section
+from report import benchmark_parser, machine, write_section
 
 MODES = ("none", "half-duplex", "cancel")
 AGENT_TEXT = (
@@ -419,15 +418,13 @@ def paths_section(bench, arguments):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser = benchmark_parser(__doc__, "scripts/benchmark-echo")
     parser.add_argument("--seconds", type=float, default=60, help="seconds of agent speech per mode")
     parser.add_argument("--attempts", type=int, default=20, help="barge-ins, and replies cut by the next, per mode")
     parser.add_argument("--latency-ms", type=int, default=60, help="the echo path's delay (30-150)")
     parser.add_argument("--gain-db", type=int, default=-10, help="the echo path's gain (-6 to -20)")
     parser.add_argument("--paths", help="instead of every mode on one path, `cancel` on each of these paths: "
                         "DELAY_MS:GAIN_DB[:NOISE_DBFS],... (writes the echo-paths section)")
-    parser.add_argument("--command", default="scripts/benchmark-echo", help="the command line recorded in BENCHMARKS.md")
     arguments = parser.parse_args()
 
     bench = Bench(arguments)

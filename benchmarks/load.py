@@ -10,7 +10,6 @@ BENCHMARKS.md.
 Run through scripts/benchmark-load, which installs and builds what this needs.
 """
 
-import argparse
 import json
 import re
 import socket
@@ -22,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import compare
-from report import machine, write_section
+from report import benchmark_parser, machine, write_section
 
 CHUNK_MS = 20
 
@@ -131,10 +130,8 @@ def markdown(arguments, results):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser = benchmark_parser(__doc__, "scripts/benchmark-load")
     parser.add_argument("--seconds", type=float, default=600, help="seconds of conversation per row")
-    parser.add_argument("--command", default="scripts/benchmark-load", help="the command line recorded in BENCHMARKS.md")
     arguments = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="voiceagent-load-"))

@@ -1,6 +1,7 @@
 """BENCHMARKS.md is written by several commands, each owning one section
 between markers; a command replaces its own section and leaves the others."""
 
+import argparse
 import os
 import platform
 import re
@@ -13,6 +14,15 @@ TITLE = "# Benchmarks\n\nEach section below is written by the command it names. 
 def machine():
     """This machine, as each section names it."""
     return f"{platform.node()} ({os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()})"
+
+
+def benchmark_parser(description, command):
+    """The options every benchmark takes: the release build it measures and
+    the command line BENCHMARKS.md records (`command` by default)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser.add_argument("--command", default=command, help="the command line recorded in BENCHMARKS.md")
+    return parser
 
 
 def write_section(name, markdown):

@@ -7,7 +7,6 @@ one, should be nothing. Writes the "soak" section of BENCHMARKS.md.
 Run through scripts/soak, which installs and builds what this needs.
 """
 
-import argparse
 import json
 import os
 import signal
@@ -22,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import compare
-from report import write_section
+from report import benchmark_parser, write_section
 
 EVENT_LOG_BOUND = 2000  # the daemon keeps this many events for `events` (EventLog.historyLimit)
 
@@ -108,11 +107,9 @@ def one_long(daemon, microphone, minutes, every=30.0):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bin", type=Path, required=True, help="release build folder (voiceagentd, voiceagentctl, simulator)")
+    parser = benchmark_parser(__doc__, "scripts/soak")
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--minutes", type=float, default=30)
-    parser.add_argument("--command", default="scripts/soak", help="the command line recorded in BENCHMARKS.md")
     arguments = parser.parse_args()
     # A SIGTERM ends through the finally below, which stops the daemon, the
     # simulator and the sound server this started.
