@@ -56,11 +56,14 @@ struct OperatorTests {
         #expect(try await daemon.ctl("start").status == 0)
         try await waitFor("the greeting playing") { try await daemon.status().mode == "speaking" }
         #expect(try await daemon.status().vadScore == 0.9)
+        // Until three quarters of the greeting has been written: a sample
+        // after that may come, on a busy machine, when it has played out.
         var modes: [String?] = []
         try await waitFor("most of the greeting played") {
             let status = try await daemon.status()
+            guard status.audio.framesPlayed < 12_000 else { return true }
             modes.append(status.mode)
-            return status.audio.framesPlayed >= 12_000
+            return false
         }
         if !modes.allSatisfy({ $0 == "speaking" }) {
             #expect(try await daemon.status().audio.xruns > 0, "listening in the reply, yet the speaker never ran dry: \(modes)")
