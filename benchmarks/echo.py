@@ -398,7 +398,9 @@ def paths_section(bench, arguments):
         barge, median = barge_in_cells(cancel["barge-in"])
         leaked, asked = cancel["after interrupts"]
         per_minute = cancel["self-interruptions"] / max(cancel["heard minutes"], 1e-6)
-        rows.append(f"| {latency} ms | {gain} dB | {f'{noise[0]} dBFS' if noise else '—'} | {erle(none['echo energy'], cancel)} | "
+        converged = cancel["converged after ms"]
+        rows.append(f"| {latency} ms | {gain} dB | {f'{noise[0]} dBFS' if noise else '—'} | {'—' if converged is None else f'{converged} ms'} | "
+                    f"{erle(none['echo energy'], cancel)} | "
                     f"{cancel['status'].get('delay_ms', '—')} ms | {none['self-interruptions']} in {arguments.seconds / 2:g} s | {per_minute:.1f} | {leaked} of {asked} | {barge} | {median} |")
     lines = [
         "## Echo paths: `cancel` across delays, gains and noise",
@@ -408,10 +410,11 @@ def paths_section(bench, arguments):
         "The set-up of the section above, one echo path at a time, optionally with steady pink noise (sox, its RMS level given) in "
         f"the microphone. Per path: {arguments.seconds / 2:g} s of `none` (the echo as captured, and how often it interrupts "
         f"itself), then `cancel`: {arguments.seconds:g} s of the agent talking, {arguments.attempts} replies each cut short by "
-        f"the next, {arguments.attempts} barge-ins. With noise, the enhancement is bounded by the noise both modes send.",
+        f"the next, {arguments.attempts} barge-ins. Converged after: as above, counted from the conversation's start (a delay "
+        "found while the canceller still learns is part of that learning). With noise, the enhancement is bounded by the noise both modes send.",
         "",
-        "| echo delay | echo gain | noise | echo return loss enhancement | status `delay_ms` | `none`: self-interruptions | `cancel`: self-interruptions per minute | replies after an interrupt that interrupted themselves | barge-in within 500 ms | barge-in median |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| echo delay | echo gain | noise | converged after | echo return loss enhancement | status `delay_ms` | `none`: self-interruptions | `cancel`: self-interruptions per minute | replies after an interrupt that interrupted themselves | barge-in within 500 ms | barge-in median |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
     ]
     return "echo-paths", lines

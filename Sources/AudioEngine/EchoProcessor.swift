@@ -221,14 +221,18 @@ final class EchoProcessor {
     /// is half-duplex), and says when it has.
     private func echoPathMoved(_ cause: EchoRestartCause) {
         meter = EchoLossMeter(sampleRate: timeline.sampleRate)
-        restart = (cause, 0)
         resting = false
         audibility.set(true)
-        statistics.update {
-            $0.echo.converged = false
-            $0.echo.returnLossEnhancementDB = nil
-            $0.echo.speakerHeard = true
+        let wasLearning = statistics.update { statistics -> Bool in
+            let learning = !statistics.echo.converged
+            statistics.echo.converged = false
+            statistics.echo.returnLossEnhancementDB = nil
+            statistics.echo.speakerHeard = true
+            return learning
         }
+        // The echo's delay found while the canceller still learns is part
+        // of that learning: its event counts from where the learning began.
+        if !(wasLearning && cause == .echoDelay) { restart = (cause, 0) }
     }
 }
 
