@@ -195,6 +195,7 @@ actor ConversationSupervisor: Service {
                 "messages_received": counters.messagesReceived, "invalid_messages": counters.invalidMessages,
                 "unknown_messages": counters.unknownMessages, "audio_chunks_received": counters.audioChunksReceived,
                 "audio_chunks_dropped": counters.audioChunksDropped, "user_audio_chunks_sent": counters.userAudioChunksSent,
+                "user_audio_chunks_dropped": counters.userAudioChunksDropped,
                 "pongs_sent": counters.pongsSent, "tool_calls": counters.toolCalls,
             ],
             historyTurns: snapshot?.history.count ?? 0,

@@ -1,6 +1,7 @@
 @testable import AgentSession
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 
 @Suite("Microphone chunks on their way to the socket")
@@ -26,13 +27,25 @@ struct MicrophoneChunksTests {
         #expect(await numbers(10, from: &iterator) == [0, 1, 2, 3, 4])
     }
 
-    @Test func aSocketASecondBehindLosesTheNewestUntilItHasCaughtUp() async {
-        let microphone = MicrophoneChunks()
+    @Test func aSocketASecondBehindLosesTheNewestUntilItHasCaughtUpAndSaysSo() async {
+        let fellBehind = Tally()
+        let microphone = MicrophoneChunks { fellBehind.count.add(1, ordering: .relaxed) }
         for number in 0..<(MicrophoneChunks.waitingMost + 10) { microphone.yield(chunk(number)) }
+        #expect(microphone.droppedChunks == 10)
+        #expect(fellBehind.count.load(ordering: .relaxed) == 1, "once when the dropping began")
         var iterator = microphone.chunks.makeAsyncIterator()
         #expect(await numbers(MicrophoneChunks.waitingMost, from: &iterator) == Array(0..<MicrophoneChunks.waitingMost))
         microphone.yield(chunk(200))
+        // Behind a second time: fifty wait again (200 among them), six more
+        // are dropped, and it is said again.
+        for number in 0..<(MicrophoneChunks.waitingMost + 5) { microphone.yield(chunk(number)) }
+        #expect(microphone.droppedChunks == 16)
+        #expect(fellBehind.count.load(ordering: .relaxed) == 2)
         microphone.finish()
-        #expect(await numbers(10, from: &iterator) == [200])
+        #expect(await numbers(1, from: &iterator) == [200])
     }
+}
+
+private final class Tally: Sendable {
+    let count = Atomic(0)
 }

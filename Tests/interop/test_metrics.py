@@ -129,6 +129,7 @@ def test_a_conversation_shows_in_the_metrics(tmp_path, paced_audio, start_simula
     assert sent > 10, "a chunk every 20 ms"
     within = value(families, "voiceagent_capture_to_wire_seconds", "voiceagent_capture_to_wire_seconds_bucket", le="0.05")
     assert within >= 0.9 * sent, "capture to wire well under a chunk on loopback"
+    assert value(families, "voiceagent_microphone_chunks_dropped", "voiceagent_microphone_chunks_dropped_total") == 0
     assert value(families, "voiceagent_reconnects", "voiceagent_reconnects_total") == 0
     assert value(families, "voiceagent_dropped_frames", "voiceagent_dropped_frames_total", reason="device_not_ready") == 0
     daemon.stop()

@@ -72,6 +72,8 @@ public struct SessionCounters: Sendable, Equatable, Codable {
     /// Agent audio never handed to playback because it was interrupted.
     public var audioChunksDropped = 0
     public var userAudioChunksSent = 0
+    /// Microphone chunks dropped unsent: fifty waited for the socket.
+    public var userAudioChunksDropped = 0
     public var pongsSent = 0
     public var toolCalls = 0
 
@@ -84,6 +86,7 @@ public struct SessionCounters: Sendable, Equatable, Codable {
         case audioChunksReceived = "audio_chunks_received"
         case audioChunksDropped = "audio_chunks_dropped"
         case userAudioChunksSent = "user_audio_chunks_sent"
+        case userAudioChunksDropped = "user_audio_chunks_dropped"
         case pongsSent = "pongs_sent"
         case toolCalls = "tool_calls"
     }

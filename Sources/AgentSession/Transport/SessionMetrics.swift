@@ -8,11 +8,12 @@ public enum SessionMetrics {
     private static let toolCallDuration = Timer(label: "voiceagent_tool_call_duration_seconds")
     private static let toolCallsSucceeded = Counter(label: "voiceagent_tool_calls_total", dimensions: [("outcome", "success")])
     private static let toolCallsFailed = Counter(label: "voiceagent_tool_calls_total", dimensions: [("outcome", "error")])
+    private static let microphoneChunksDropped = Counter(label: "voiceagent_microphone_chunks_dropped_total")
 
     /// Creates every metric now, so a scrape shows them at zero before
     /// anything happened (call once the backend is bootstrapped).
     public static func register() {
-        _ = (pingLatency, captureToWire, toolCallDuration, toolCallsSucceeded, toolCallsFailed)
+        _ = (pingLatency, captureToWire, toolCallDuration, toolCallsSucceeded, toolCallsFailed, microphoneChunksDropped)
     }
 
     static func pinged(roundTripMilliseconds milliseconds: Double) {
@@ -22,6 +23,11 @@ public enum SessionMetrics {
     /// A microphone chunk reached the socket `elapsed` after its last sample was captured.
     static func sent(afterCapture elapsed: Duration) {
         captureToWire.record(elapsed)
+    }
+
+    /// A microphone chunk was dropped: fifty waited for the socket.
+    static func microphoneChunkDropped() {
+        microphoneChunksDropped.increment()
     }
 
     static func toolAnswered(isError: Bool, after elapsed: Duration) {
