@@ -371,8 +371,7 @@ def modes_section(bench, arguments):
             after = f"{leaked} of {asked}"
         else:
             barge, median, after = "— (interrupts itself)", "—", "—"
-        converged = result["converged after ms"]
-        cells = ["—" if converged is None else f"{converged} ms", "—" if mode == "none" else erle(echo, result), str(result["status"].get("erle_db", "—")),
+        cells = [converged_cell(result), "—" if mode == "none" else erle(echo, result), str(result["status"].get("erle_db", "—")),
                  f"{per_minute:.1f}", after, barge, median, f"{result['cpu']:.2f}"]
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
     over, alone, residual = results["cancel"]["double talk"]
@@ -384,6 +383,12 @@ def modes_section(bench, arguments):
         + ", ".join(f"{value:.1f}" for value in attenuation) + " dB).",
     ]
     return "echo", lines
+
+
+def converged_cell(result):
+    """When the canceller converged, for a table: — if it did not."""
+    converged = result["converged after ms"]
+    return "—" if converged is None else f"{converged} ms"
 
 
 def paths_section(bench, arguments):
@@ -398,8 +403,7 @@ def paths_section(bench, arguments):
         barge, median = barge_in_cells(cancel["barge-in"])
         leaked, asked = cancel["after interrupts"]
         per_minute = cancel["self-interruptions"] / max(cancel["heard minutes"], 1e-6)
-        converged = cancel["converged after ms"]
-        rows.append(f"| {latency} ms | {gain} dB | {f'{noise[0]} dBFS' if noise else '—'} | {'—' if converged is None else f'{converged} ms'} | "
+        rows.append(f"| {latency} ms | {gain} dB | {f'{noise[0]} dBFS' if noise else '—'} | {converged_cell(cancel)} | "
                     f"{erle(none['echo energy'], cancel)} | "
                     f"{cancel['status'].get('delay_ms', '—')} ms | {none['self-interruptions']} in {arguments.seconds / 2:g} s | {per_minute:.1f} | {leaked} of {asked} | {barge} | {median} |")
     lines = [

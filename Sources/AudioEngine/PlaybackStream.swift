@@ -147,9 +147,9 @@ final class PlaybackStream: Sendable {
                 continue
             }
             let level = PCMCodec.rmsDBFS(period[..<take.samples])
-            let (written, lost) = write(period, count: take.samples, to: pcm, starved: starved, generation: generation, feed: feed)
+            let (written, lost, held) = write(period, count: take.samples, to: pcm, starved: starved, generation: generation, feed: feed)
             let unwritten: DropReason = lost != nil ? .deviceLost : isRunning ? .interrupted : .conversationEnded
-            let audible = audibleFor(pendingFrames: lost == nil ? pcm.pendingFrames : 0)
+            let audible = audibleFor(pendingFrames: lost == nil ? held ?? pcm.pendingFrames : 0)
             statistics.update {
                 $0.framesPlayed += written
                 $0.drop(take.samples - written, unwritten)
@@ -192,11 +192,13 @@ final class PlaybackStream: Sendable {
 
     /// Writes `count` samples, or fewer if the stream stops, is interrupted,
     /// or the device is gone (then with the error); returns how many were
-    /// written. What is written goes to the echo reference too.
+    /// written, and what the device held after the last write (nil if none
+    /// was). What is written goes to the echo reference too.
     private func write(
         _ samples: [Int16], count: Int, to pcm: PCMDevice, starved: Bool, generation: UInt64, feed: EchoFeed?
-    ) -> (written: Int, lost: ALSAError?) {
+    ) -> (written: Int, lost: ALSAError?, held: Int?) {
         var offset = 0
+        var held: Int?
         // The device may have run dry before this write: after a pause, or
         // an underrun it recovered from.
         var resumed = starved
@@ -212,11 +214,11 @@ final class PlaybackStream: Sendable {
                 continue
             }
             if result >= 0 {
+                let pending = pcm.pendingFrames
+                held = pending
                 if let feed {
                     samples.withUnsafeBufferPointer {
-                        feed.written(
-                            UnsafeBufferPointer(rebasing: $0[offset..<offset + result]), pendingFrames: pcm.pendingFrames,
-                            afterPause: resumed)
+                        feed.written(UnsafeBufferPointer(rebasing: $0[offset..<offset + result]), pendingFrames: pending, afterPause: resumed)
                     }
                 }
                 resumed = false
@@ -224,15 +226,15 @@ final class PlaybackStream: Sendable {
                 continue
             }
             let error = ALSAError(device: device, operation: "write", code: Int32(result))
-            if error.isDeviceLoss { return (offset, error) }
+            if error.isDeviceLoss { return (offset, error, held) }
             if result == -Int(EPIPE), !starved {
                 statistics.update { $0.xruns += 1 }
                 AudioMetrics.xrun(capture: false)
             }
-            if pcm.recover(from: Int32(result)) < 0 { return (offset, error) }
+            if pcm.recover(from: Int32(result)) < 0 { return (offset, error, held) }
             resumed = true
         }
-        return (offset, nil)
+        return (offset, nil, held)
     }
 
     private func reopen(after pcm: PCMDevice, error: ALSAError? = nil, feed: EchoFeed?) -> PCMDevice? {
