@@ -15,11 +15,6 @@ public enum EchoRestartCause: String, Sendable, Equatable {
 final class EchoProcessor {
     /// A speaker sample above this (-50 dBFS) is heard.
     static let audibleAmplitude: Int16 = 104
-    /// The canceller's filter covers echoes up to about this long after
-    /// the delay it is told (measured: 30 to 100 ms found at once when told
-    /// 0, 150 ms not); it is told the echo's delay less a margin.
-    static let coveredDelayMs = 100
-    static let delayMarginMs = 30
     /// A microphone this much quieter than the speaker before any
     /// cancelling does not hear it (a headset, a device that cancels its
     /// own echo): the canceller rests, and the speaker is handled as with
@@ -39,9 +34,8 @@ final class EchoProcessor {
     private let tailFrames: Int
     private let statistics: SharedStatistics
     private let report: @Sendable (AudioEngineEvent) -> Void
-    private let canceller: EchoCancellation?
+    private let cancellers: EchoCancellers?
     private var heard: [Int16]
-    private var meter: EchoLossMeter
     private var restart = (cause: EchoRestartCause.conversationStart, frames: 0)
     /// Where the last chunk ended, as placed.
     private var lastEnd: Int64?
@@ -49,8 +43,6 @@ final class EchoProcessor {
     /// The estimator's 10 ms frames, and what the last chunk left of one.
     private let envelopeFrames: Int
     private var partialEnvelope = (heard: 0.0, captured: 0.0, frames: 0)
-    /// The delay the canceller is told, in milliseconds.
-    private var toldDelayMs = 0
     /// Whether the canceller rests: the microphone does not hear the speaker.
     private var resting = false
 
@@ -68,22 +60,22 @@ final class EchoProcessor {
         let rate = timeline.sampleRate
         tailFrames = rate * tailMilliseconds / 1000
         heard = [Int16](repeating: 0, count: chunkFrames)
-        meter = EchoLossMeter(sampleRate: rate)
         envelopeFrames = rate / 100
-        canceller = mode == .cancel ? Self.canceller(sampleRate: rate, chunkFrames: chunkFrames, report: report, make: makeCanceller) : nil
+        cancellers = mode == .cancel ? Self.cancellers(sampleRate: rate, chunkFrames: chunkFrames, report: report, make: makeCanceller) : nil
         statistics.update { $0.echo = EchoStatistics(mode: mode) }
     }
 
-    /// The canceller for chunks of `chunkFrames` at `sampleRate`, or nil
-    /// with why not said.
-    private static func canceller(
+    /// The cancellers for chunks of `chunkFrames` at `sampleRate`, side by
+    /// side until the echo's delay is known, or nil with why not said.
+    private static func cancellers(
         sampleRate: Int, chunkFrames: Int, report: @Sendable (AudioEngineEvent) -> Void, make: (Int, Int) -> EchoCancellation?
-    ) -> EchoCancellation? {
-        guard let canceller = make(sampleRate, chunkFrames) else {
+    ) -> EchoCancellers? {
+        let toldDelaysMs = EchoCancellers.toldDelaysMs(upTo: EchoDelayEstimator.maxLagFrames * 10)
+        guard let cancellers = EchoCancellers(toldDelaysMs: toldDelaysMs, sampleRate: sampleRate, chunkFrames: chunkFrames, make: make) else {
             report(.echoCancellerUnavailable(reason: "libwebrtc-audio-processing could not make an echo canceller at \(sampleRate) Hz: the microphone is half-duplex in this conversation (silent while the agent is heard)"))
             return nil
         }
-        return canceller
+        return cancellers
     }
 
     /// Handles a chunk whose last frame was heard just before `measuredEnd`
@@ -97,7 +89,7 @@ final class EchoProcessor {
         case .halfDuplex:
             silenceIfTheAgentIsHeard(&chunk, from: start, to: end)
         case .cancel:
-            let converged = canceller != nil && cancel(&chunk, from: start)
+            let converged = cancellers != nil && cancel(&chunk, from: start)
             // Until it has learnt the echo path, the canceller lets the
             // agent's first words through, and the service would take them
             // for the user: meanwhile the microphone is half-duplex.
@@ -134,22 +126,19 @@ final class EchoProcessor {
 
     /// Cancels the echo in `chunk`; returns whether the canceller has converged.
     private func cancel(_ chunk: inout [Int16], from start: Int64) -> Bool {
-        guard let canceller else { return false }
+        guard let cancellers else { return false }
         if reference.takePathChange() { restartCanceller(.playbackDevice) }
         heard.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: start) }
         let speakerHeard = heard.contains { $0 > Self.audibleAmplitude || $0 < -Self.audibleAmplitude }
         let (energyHeard, before) = followEchoDelay(chunk)
         if resting {
-            meter.add(heard: energyHeard, before: before, after: before, frames: chunk.count, speakerHeard: speakerHeard)
-            guard (meter.roomLossDB ?? .infinity) < Self.heardSpeakerDB, delayEstimator.follows else { return true }
+            cancellers.measureUncancelled(heard: energyHeard, before: before, frames: chunk.count, speakerHeard: speakerHeard)
+            guard (cancellers.meter.roomLossDB ?? .infinity) < Self.heardSpeakerDB, delayEstimator.follows else { return true }
             restartCanceller(.speakerHeard)
             return false
         }
-        chunk.withUnsafeMutableBufferPointer { captured in
-            heard.withUnsafeBufferPointer { canceller.process(captured, reference: $0, delayMs: toldDelayMs) }
-        }
-        let after = chunk.withUnsafeBufferPointer { EchoLossMeter.energy($0) }
-        meter.add(heard: energyHeard, before: before, after: after, frames: chunk.count, speakerHeard: speakerHeard)
+        cancellers.process(&chunk, reference: heard, heard: energyHeard, before: before, speakerHeard: speakerHeard)
+        let meter = cancellers.meter
         restart.frames += chunk.count
         let delayMs = delayEstimator.delayFrames.map { Double($0 * 10) }
         let erle = meter.enhancementDB
@@ -161,6 +150,7 @@ final class EchoProcessor {
             statistics.echo.converged = true
             return (true, true)
         }
+        if justConverged { cancellers.keepLeader() }
         if converged, meter.heardSeconds >= Self.unheardAfterSeconds, (meter.roomLossDB ?? 0) >= Self.unheardSpeakerDB {
             resting = true
             audibility.set(false)
@@ -200,19 +190,15 @@ final class EchoProcessor {
         }
         // Resting, a delay found does not wake the canceller: only the
         // microphone coming near the speaker and following it does.
-        if !resting, let frames = delayEstimator.delayFrames {
-            let delayMs = frames * 10
-            if delayMs < toldDelayMs || delayMs > toldDelayMs + Self.coveredDelayMs {
-                toldDelayMs = max(0, delayMs - Self.delayMarginMs)
-                echoPathMoved(.echoDelay)
-            }
+        if !resting, let frames = delayEstimator.delayFrames, cancellers?.follow(delayMs: frames * 10) == true {
+            echoPathMoved(.echoDelay)
         }
         return energies
     }
 
     private func restartCanceller(_ cause: EchoRestartCause) {
-        guard let canceller else { return }
-        canceller.reset()
+        guard let cancellers else { return }
+        cancellers.reset()
         echoPathMoved(cause)
     }
 
@@ -220,7 +206,7 @@ final class EchoProcessor {
     /// assuming the microphone hears the speaker (meanwhile the microphone
     /// is half-duplex), and says when it has.
     private func echoPathMoved(_ cause: EchoRestartCause) {
-        meter = EchoLossMeter(sampleRate: timeline.sampleRate)
+        cancellers?.restartMeasuring()
         resting = false
         audibility.set(true)
         let wasLearning = statistics.update { statistics -> Bool in

@@ -1,0 +1,119 @@
+/// The echo canceller, or, while the echo's delay is still unknown, several
+/// learning side by side, each told another delay. One canceller covers
+/// echoes up to about 100 ms after the delay it is told (measured: 30 to
+/// 100 ms learnt at once when told 0, 150 ms not); alone, it learns a later
+/// echo only once the delay has been found over two seconds of the agent's
+/// speech, and then in two more. Side by side, the one that covers the
+/// echo learns it in the first second; the others are let go once one has
+/// learnt or the delay is found. Not Sendable: it lives on the capture
+/// thread.
+final class EchoCancellers {
+    static let coveredDelayMs = 100
+    /// A canceller is told the echo's delay less this.
+    static let delayMarginMs = 30
+
+    private struct Candidate {
+        var toldDelayMs: Int
+        let canceller: EchoCancellation
+        var meter: EchoLossMeter
+        /// The chunk as this canceller cleans it, made once so that the
+        /// capture thread does not allocate.
+        var output: [Int16]
+    }
+
+    private var candidates: [Candidate]
+    /// The candidate whose cleaned chunk goes out: the one that has removed
+    /// the most of the echo so far.
+    private var leader = 0
+
+    /// One canceller told each of `toldDelaysMs`; nil if none can be made.
+    init?(toldDelaysMs: [Int], sampleRate: Int, chunkFrames: Int, make: (Int, Int) -> EchoCancellation?) {
+        candidates = toldDelaysMs.compactMap { told in
+            make(sampleRate, chunkFrames).map {
+                Candidate(
+                    toldDelayMs: told, canceller: $0, meter: EchoLossMeter(sampleRate: sampleRate),
+                    output: [Int16](repeating: 0, count: chunkFrames))
+            }
+        }
+        guard !candidates.isEmpty else { return nil }
+    }
+
+    /// The delays told to cancellers side by side while the echo's delay
+    /// is unknown: every echo up to `longestMs` late is covered by one.
+    static func toldDelaysMs(upTo longestMs: Int) -> [Int] {
+        Array(stride(from: 0, to: longestMs, by: coveredDelayMs))
+    }
+
+    /// Whether several still learn side by side.
+    var sideBySide: Bool { candidates.count > 1 }
+
+    /// The delay the canceller whose chunk goes out is told.
+    var toldDelayMs: Int { candidates[leader].toldDelayMs }
+
+    /// What the canceller whose chunk goes out has removed, and how loud
+    /// the microphone is against the speaker.
+    var meter: EchoLossMeter { candidates[leader].meter }
+
+    /// Removes the echo of `reference` from `chunk`, by each canceller;
+    /// what goes out is the leader's. `heard` and `before` are the energies
+    /// of the speaker and of the microphone over the chunk.
+    func process(_ chunk: inout [Int16], reference: [Int16], heard: Double, before: Double, speakerHeard: Bool) {
+        reference.withUnsafeBufferPointer { reference in
+            for index in candidates.indices {
+                let told = candidates[index].toldDelayMs
+                let canceller = candidates[index].canceller
+                let after = candidates[index].output.withUnsafeMutableBufferPointer { output in
+                    _ = output.update(fromContentsOf: chunk)
+                    canceller.process(output, reference: reference, delayMs: told)
+                    return EchoLossMeter.energy(UnsafeBufferPointer(output))
+                }
+                candidates[index].meter.add(heard: heard, before: before, after: after, frames: chunk.count, speakerHeard: speakerHeard)
+            }
+        }
+        if sideBySide {
+            leader = candidates.indices.max { (candidates[$0].meter.enhancementDB ?? -.infinity) < (candidates[$1].meter.enhancementDB ?? -.infinity) }!
+        }
+        chunk.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: candidates[leader].output) }
+    }
+
+    /// Measures a chunk no canceller worked on (the canceller rests).
+    func measureUncancelled(heard: Double, before: Double, frames: Int, speakerHeard: Bool) {
+        candidates[leader].meter.add(heard: heard, before: before, after: before, frames: frames, speakerHeard: speakerHeard)
+    }
+
+    /// The leader has learnt the echo path: the others are let go.
+    func keepLeader() {
+        guard sideBySide else { return }
+        candidates = [candidates[leader]]
+        leader = 0
+    }
+
+    /// The echo's delay was found to be `delayMs`. Returns whether the
+    /// canceller kept must learn again: when none covers the delay, the
+    /// first is told it.
+    func follow(delayMs: Int) -> Bool {
+        func covers(_ candidate: Candidate) -> Bool {
+            (candidate.toldDelayMs...candidate.toldDelayMs + Self.coveredDelayMs).contains(delayMs)
+        }
+        if let covering = covers(candidates[leader]) ? leader : candidates.firstIndex(where: covers) {
+            leader = covering
+            keepLeader()
+            return false
+        }
+        leader = 0
+        keepLeader()
+        candidates[0].toldDelayMs = max(0, delayMs - Self.delayMarginMs)
+        return true
+    }
+
+    /// Forgets what each learnt, for an echo path that changed.
+    func reset() {
+        for candidate in candidates { candidate.canceller.reset() }
+        restartMeasuring()
+    }
+
+    /// What was measured no longer holds.
+    func restartMeasuring() {
+        for index in candidates.indices { candidates[index].meter = EchoLossMeter(sampleRate: candidates[index].meter.sampleRate) }
+    }
+}
