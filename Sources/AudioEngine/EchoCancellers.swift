@@ -1,12 +1,12 @@
 /// The echo canceller, or, while the echo's delay is still unknown, several
 /// learning side by side, each told another delay. One canceller covers
-/// echoes up to about 100 ms after the delay it is told (measured: 30 to
-/// 100 ms learnt at once when told 0, 150 ms not); alone, it learns a later
-/// echo only once the delay has been found over two seconds of the agent's
-/// speech, and then in two more. Side by side, the one that covers the
-/// echo learns it in the first second; the others are let go once one has
-/// learnt or the delay is found. Not Sendable: it lives on the capture
-/// thread.
+/// echoes up to about 100 ms after the delay it is told (measured on
+/// speech: told T, an echo D was learnt for T - 10 <= D <= T + 100 ms, not
+/// beyond); alone, it learns a later echo only once the delay has been
+/// found over two seconds of the agent's speech, and then in two more.
+/// Side by side, the one that covers the echo learns it in the first
+/// second or two; the others are let go once one has learnt or the delay
+/// is found. Not Sendable: it lives on the capture thread.
 final class EchoCancellers {
     static let coveredDelayMs = 100
     /// A canceller is told the echo's delay less this.
@@ -45,10 +45,7 @@ final class EchoCancellers {
     }
 
     /// Whether several still learn side by side.
-    var sideBySide: Bool { candidates.count > 1 }
-
-    /// The delay the canceller whose chunk goes out is told.
-    var toldDelayMs: Int { candidates[leader].toldDelayMs }
+    private var sideBySide: Bool { candidates.count > 1 }
 
     /// What the canceller whose chunk goes out has removed, and how loud
     /// the microphone is against the speaker.
@@ -109,7 +106,6 @@ final class EchoCancellers {
     /// Forgets what each learnt, for an echo path that changed.
     func reset() {
         for candidate in candidates { candidate.canceller.reset() }
-        restartMeasuring()
     }
 
     /// What was measured no longer holds.
