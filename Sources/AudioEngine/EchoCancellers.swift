@@ -16,8 +16,9 @@ final class EchoCancellers {
         var toldDelayMs: Int
         let canceller: EchoCancellation
         var meter: EchoLossMeter
-        /// The chunk as this canceller cleans it, made once so that the
-        /// capture thread does not allocate.
+        /// The chunk as this canceller cleans it while several learn, made
+        /// once so that the capture thread does not allocate; the one kept
+        /// cleans the chunk itself.
         var output: [Int16]
     }
 
@@ -56,21 +57,31 @@ final class EchoCancellers {
     /// of the speaker and of the microphone over the chunk.
     func process(_ chunk: inout [Int16], reference: [Int16], heard: Double, before: Double, speakerHeard: Bool) {
         reference.withUnsafeBufferPointer { reference in
+            guard sideBySide else {
+                let (told, canceller) = (candidates[0].toldDelayMs, candidates[0].canceller)
+                let after = chunk.withUnsafeMutableBufferPointer { Self.clean($0, by: canceller, toldDelayMs: told, reference: reference) }
+                candidates[0].meter.add(heard: heard, before: before, after: after, frames: chunk.count, speakerHeard: speakerHeard)
+                return
+            }
             for index in candidates.indices {
-                let told = candidates[index].toldDelayMs
-                let canceller = candidates[index].canceller
+                let (told, canceller) = (candidates[index].toldDelayMs, candidates[index].canceller)
                 let after = candidates[index].output.withUnsafeMutableBufferPointer { output in
                     _ = output.update(fromContentsOf: chunk)
-                    canceller.process(output, reference: reference, delayMs: told)
-                    return EchoLossMeter.energy(UnsafeBufferPointer(output))
+                    return Self.clean(output, by: canceller, toldDelayMs: told, reference: reference)
                 }
                 candidates[index].meter.add(heard: heard, before: before, after: after, frames: chunk.count, speakerHeard: speakerHeard)
             }
-        }
-        if sideBySide {
             leader = candidates.indices.max { (candidates[$0].meter.enhancementDB ?? -.infinity) < (candidates[$1].meter.enhancementDB ?? -.infinity) }!
+            chunk.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: candidates[leader].output) }
         }
-        chunk.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: candidates[leader].output) }
+    }
+
+    /// Cancels in place; returns the energy left.
+    private static func clean(
+        _ samples: UnsafeMutableBufferPointer<Int16>, by canceller: EchoCancellation, toldDelayMs: Int, reference: UnsafeBufferPointer<Int16>
+    ) -> Double {
+        canceller.process(samples, reference: reference, delayMs: toldDelayMs)
+        return EchoLossMeter.energy(UnsafeBufferPointer(samples))
     }
 
     /// Measures a chunk no canceller worked on (the canceller rests).

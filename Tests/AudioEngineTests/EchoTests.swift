@@ -282,6 +282,41 @@ struct EchoCancellingProcessorTests {
     }
 }
 
+@Suite("Echo: an echo whose delay moves")
+struct EchoDelayMovingTests {
+    /// The speaker plays speech; the microphone hears it 40 ms later, 10 dB
+    /// quieter, until the path moves (a sound server's latency changed):
+    /// 250 ms later, beyond what the canceller kept covers.
+    @Test func theCancellerIsToldTheNewDelayLearnsAgainAndTheEventSaysWhy() async throws {
+        let rate = 16000
+        let agent = try await Voices.agent.samples()
+        let cancelling = CancellingProcessor(rate: rate, chunkFrames: 320)
+        let (reference, statistics, events, processor) = (cancelling.reference, cancelling.statistics, cancelling.events, cancelling.processor)
+        var frame = 0
+        func play(seconds: Int, delayMs: Int) {
+            let delay = rate * delayMs / 1000
+            for _ in 0..<(seconds * rate / 320) {
+                let played = (frame..<frame + 320).map { agent[$0 % agent.count] }
+                _ = played.withUnsafeBufferPointer { reference.record($0, from: Int64(frame)) }
+                var chunk = (frame..<frame + 320).map { $0 >= delay ? Int16(Double(agent[($0 - delay) % agent.count]) * 0.316) : 0 }
+                processor.process(&chunk, endingAt: Int64(frame + 320))
+                frame += 320
+            }
+        }
+        play(seconds: 6, delayMs: 40)
+        #expect(events.all.count == 1 && statistics.snapshot.echo.converged)
+        play(seconds: 10, delayMs: 250)
+        let echo = statistics.snapshot.echo
+        #expect(abs((echo.delayMs ?? 0) - 250) <= 10, "echo delay \(echo.delayMs ?? 0) ms")
+        #expect(echo.converged && (echo.returnLossEnhancementDB ?? 0) >= 20, "ERLE \(echo.returnLossEnhancementDB ?? 0) dB")
+        guard events.all.count == 2, case .echoConverged(_, let after, .echoDelay) = events.all[1] else {
+            Issue.record("expected a second echo_converged with cause echo_delay: \(events.all)")
+            return
+        }
+        #expect(after <= 4000, "learnt again \(after) ms after the delay was found")
+    }
+}
+
 @Suite("Echo: a microphone that does not hear the speaker")
 struct EchoRestingTests {
     /// The speaker plays speech; the microphone (a headset) hears only the
