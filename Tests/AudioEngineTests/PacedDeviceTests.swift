@@ -6,49 +6,6 @@ import NIOConcurrencyHelpers
 import PacedAudioFixture
 import Testing
 
-/// `parec` on the speaker's monitor: everything the agent's voice played.
-final class SpeakerRecording: Sendable {
-    private let process = Process()
-    private let samples = SampleCollector()
-
-    init() throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/parec")
-        process.arguments = ["--device=speaker.monitor", "--format=s16le", "--rate=16000", "--channels=1", "--latency-msec=10"]
-        process.environment = ["PULSE_SERVER": PacedAudioServer.engineTests.server, "PATH": "/usr/bin:/bin"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        output.fileHandleForReading.readabilityHandler = { [samples] handle in
-            samples.append(handle.availableData)
-        }
-        try process.run()
-    }
-
-    deinit {
-        process.terminate()
-    }
-
-    var recorded: [Int16] { samples.all }
-}
-
-/// Little-endian bytes in, whole samples out, from any thread.
-final class SampleCollector: Sendable {
-    private let state = NIOLockedValueBox<(pending: [UInt8], samples: [Int16])>(([], []))
-
-    func append(_ bytes: Data) {
-        state.withLockedValue { state in
-            state.pending.append(contentsOf: bytes)
-            let whole = state.pending.count / 2 * 2
-            for index in stride(from: 0, to: whole, by: 2) {
-                state.samples.append(Int16(bitPattern: UInt16(state.pending[index]) | UInt16(state.pending[index + 1]) << 8))
-            }
-            state.pending.removeFirst(whole)
-        }
-    }
-
-    var all: [Int16] { state.withLockedValue { $0.samples } }
-}
-
 @Suite("The audio engine on real-time paced devices", .serialized, .timeLimit(.minutes(1)))
 struct PacedDeviceTests {
     init() async throws {
@@ -76,7 +33,7 @@ struct PacedDeviceTests {
     }
 
     @Test func playbackReachesTheSpeakerUnchanged() async throws {
-        let recording = try SpeakerRecording()
+        let recording = try SpeakerRecording(of: .engineTests)
         try await waitFor("the recorder to run") { recording.recorded.count >= 1600 }
         let engine = pacedEngine()
         try await engine.open(input: .pcm16000, output: .pcm16000) { _ in }
@@ -131,7 +88,7 @@ struct PacedDeviceTests {
     }
 
     @Test func anInterruptSilencesABurstWithinOnePeriod() async throws {
-        let recording = try SpeakerRecording()
+        let recording = try SpeakerRecording(of: .engineTests)
         try await waitFor("the recorder to run") { recording.recorded.count >= 1600 }
         let engine = pacedEngine()
         try await engine.open(input: .pcm16000, output: .pcm16000) { _ in }
