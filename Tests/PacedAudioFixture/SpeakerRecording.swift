@@ -4,24 +4,13 @@ import Synchronization
 /// `parec` on a paced server's speaker monitor: everything the agent's
 /// voice played, as a person in the room would have heard it.
 public final class SpeakerRecording: Sendable {
-    private let process = Process()
     private let samples = SampleCollector()
+    private let parec: RunningProgram
 
     public init(of server: PacedAudioServer) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/parec")
-        process.arguments = ["--device=speaker.monitor", "--format=s16le", "--rate=16000", "--channels=1", "--latency-msec=10"]
-        process.environment = ["PULSE_SERVER": server.server, "PATH": "/usr/bin:/bin"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        output.fileHandleForReading.readabilityHandler = { [samples] handle in
-            samples.append(handle.availableData)
-        }
-        try process.run()
-    }
-
-    deinit {
-        process.terminate()
+        parec = try RunningProgram(
+            "/usr/bin/parec", ["--device=speaker.monitor", "--format=s16le", "--rate=16000", "--channels=1", "--latency-msec=10"],
+            environment: ["PULSE_SERVER": server.server, "PATH": "/usr/bin:/bin"], output: samples.append)
     }
 
     public var recorded: [Int16] { samples.all }

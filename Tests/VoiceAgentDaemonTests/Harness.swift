@@ -205,23 +205,12 @@ final class DaemonProcess: Sendable {
 
 /// `voiceagentctl events --follow --json`, read line by line.
 final class EventFollower: Sendable {
-    private let process = Process()
     private let lines = LineCollector()
+    private let follower: RunningProgram
 
     init(socket: String) throws {
-        process.executableURL = URL(fileURLWithPath: Binaries.path("voiceagentctl"))
-        process.arguments = ["events", "--follow", "--json", "--socket", socket]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        output.fileHandleForReading.readabilityHandler = { [lines] handle in
-            lines.append(handle.availableData)
-        }
-        try process.run()
-    }
-
-    deinit {
-        if process.isRunning { process.terminate() }
+        follower = try RunningProgram(
+            Binaries.path("voiceagentctl"), ["events", "--follow", "--json", "--socket", socket], output: lines.append)
     }
 
     var events: [ControlEvent] {
