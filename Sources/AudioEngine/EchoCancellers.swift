@@ -26,16 +26,21 @@ final class EchoCancellers {
     /// The candidate whose cleaned chunk goes out: the one that has removed
     /// the most of the echo so far.
     private var leader = 0
+    /// Makes the candidates, one told each delay, as at the start.
+    private let makeCandidates: () -> [Candidate]
 
     /// One canceller told each of `toldDelaysMs`; nil if none can be made.
-    init?(toldDelaysMs: [Int], sampleRate: Int, chunkFrames: Int, make: (Int, Int) -> EchoCancellation?) {
-        candidates = toldDelaysMs.compactMap { told in
-            make(sampleRate, chunkFrames).map {
-                Candidate(
-                    toldDelayMs: told, canceller: $0, meter: EchoLossMeter(sampleRate: sampleRate),
-                    output: [Int16](repeating: 0, count: chunkFrames))
+    init?(toldDelaysMs: [Int], sampleRate: Int, chunkFrames: Int, make: @escaping (Int, Int) -> EchoCancellation?) {
+        makeCandidates = {
+            toldDelaysMs.compactMap { told in
+                make(sampleRate, chunkFrames).map {
+                    Candidate(
+                        toldDelayMs: told, canceller: $0, meter: EchoLossMeter(sampleRate: sampleRate),
+                        output: [Int16](repeating: 0, count: chunkFrames))
+                }
             }
         }
+        candidates = makeCandidates()
         guard !candidates.isEmpty else { return nil }
     }
 
@@ -117,6 +122,16 @@ final class EchoCancellers {
     /// Forgets what each learnt, for an echo path that changed.
     func reset() {
         for candidate in candidates { candidate.canceller.reset() }
+    }
+
+    /// For a device that changed, whose delay is unknown again: all learn
+    /// side by side anew, as at the start (or, if they cannot be made
+    /// again, those there are forget what they learnt).
+    func startOver() {
+        let made = makeCandidates()
+        guard !made.isEmpty else { return reset() }
+        candidates = made
+        leader = 0
     }
 
     /// What was measured no longer holds.

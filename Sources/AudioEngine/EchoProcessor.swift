@@ -49,7 +49,7 @@ final class EchoProcessor {
     init(
         mode: EchoMode, reference: EchoReference, timeline: EchoTimeline, audibility: EchoAudibility = EchoAudibility(), chunkFrames: Int,
         tailMilliseconds: Int, statistics: SharedStatistics, report: @escaping @Sendable (AudioEngineEvent) -> Void,
-        makeCanceller: (_ sampleRate: Int, _ chunkFrames: Int) -> EchoCancellation? = EchoCancellation.init
+        makeCanceller: @escaping (_ sampleRate: Int, _ chunkFrames: Int) -> EchoCancellation? = EchoCancellation.init
     ) {
         self.mode = mode
         self.reference = reference
@@ -68,7 +68,7 @@ final class EchoProcessor {
     /// The cancellers for chunks of `chunkFrames` at `sampleRate`, side by
     /// side until the echo's delay is known, or nil with why not said.
     private static func cancellers(
-        sampleRate: Int, chunkFrames: Int, report: @Sendable (AudioEngineEvent) -> Void, make: (Int, Int) -> EchoCancellation?
+        sampleRate: Int, chunkFrames: Int, report: @Sendable (AudioEngineEvent) -> Void, make: @escaping (Int, Int) -> EchoCancellation?
     ) -> EchoCancellers? {
         let toldDelaysMs = EchoCancellers.toldDelaysMs(upTo: EchoDelayEstimator.maxLagFrames * 10)
         guard let cancellers = EchoCancellers(toldDelaysMs: toldDelaysMs, sampleRate: sampleRate, chunkFrames: chunkFrames, make: make) else {
@@ -198,7 +198,16 @@ final class EchoProcessor {
 
     private func restartCanceller(_ cause: EchoRestartCause) {
         guard let cancellers else { return }
-        cancellers.reset()
+        switch cause {
+        case .captureDevice, .playbackDevice:
+            // Another device, another delay: found anew, and meanwhile
+            // learnt side by side as at the start.
+            cancellers.startOver()
+            delayEstimator = EchoDelayEstimator()
+            statistics.update { $0.echo.delayMs = nil }
+        case .conversationStart, .echoDelay, .speakerHeard:
+            cancellers.reset()
+        }
         echoPathMoved(cause)
     }
 

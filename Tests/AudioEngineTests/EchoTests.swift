@@ -317,6 +317,48 @@ struct EchoDelayMovingTests {
     }
 }
 
+extension EchoDelayMovingTests {
+    /// The microphone is reopened (unplugged and back), while the
+    /// cancellers still learn side by side or after one was kept, and the
+    /// echo comes back later than before, 250 ms: it is learnt as soon as
+    /// a conversation starting there, on the same speech, would learn it.
+    @Test(arguments: [400, 6000])
+    func aReopenedDeviceIsLearntAsAtTheStart(reopenedAfterMs: Int) async throws {
+        let rate = 16000
+        let agent = try await Voices.agent.samples()
+        func play(_ processor: CancellingProcessor, from first: Int, milliseconds: Int, delayMs: Int) {
+            let delay = rate * delayMs / 1000
+            for frame in stride(from: first, to: first + milliseconds * rate / 1000, by: 320) {
+                let played = (frame..<frame + 320).map { agent[$0 % agent.count] }
+                _ = played.withUnsafeBufferPointer { processor.reference.record($0, from: Int64(frame)) }
+                var chunk = (frame..<frame + 320).map { $0 - first >= delay ? Int16(Double(agent[($0 - delay) % agent.count]) * 0.316) : 0 }
+                processor.processor.process(&chunk, endingAt: Int64(frame + 320))
+            }
+        }
+        let reopenedAt = reopenedAfterMs * rate / 1000
+        let reopened = CancellingProcessor(rate: rate, chunkFrames: 320)
+        play(reopened, from: 0, milliseconds: reopenedAfterMs, delayMs: 40)
+        let before = reopened.events.all.count
+        #expect(before == (reopenedAfterMs > 2000 ? 1 : 0), "\(reopened.events.all)")
+        reopened.processor.deviceReopened()
+        play(reopened, from: reopenedAt, milliseconds: 8000, delayMs: 250)
+        let fresh = CancellingProcessor(rate: rate, chunkFrames: 320)
+        play(fresh, from: reopenedAt, milliseconds: 8000, delayMs: 250)
+
+        let echo = reopened.statistics.snapshot.echo
+        #expect(abs((echo.delayMs ?? 0) - 250) <= 10, "echo delay \(echo.delayMs ?? 0) ms")
+        #expect(echo.converged && (echo.returnLossEnhancementDB ?? 0) >= 20, "ERLE \(echo.returnLossEnhancementDB ?? 0) dB")
+        let events = reopened.events.all.dropFirst(before)
+        guard events.count == 1, case .echoConverged(_, let after, .captureDevice)? = events.first,
+            case .echoConverged(_, let freshAfter, .conversationStart)? = fresh.events.all.first
+        else {
+            Issue.record("expected one echo_converged with cause capture_device: \(events), fresh: \(fresh.events.all)")
+            return
+        }
+        #expect(after <= freshAfter + 100, "learnt \(after) ms after the reopen; a conversation starting there, \(freshAfter) ms")
+    }
+}
+
 @Suite("Echo: a microphone that does not hear the speaker")
 struct EchoRestingTests {
     /// The speaker plays speech; the microphone (a headset) hears only the
@@ -477,7 +519,7 @@ struct CancellingProcessor {
     let events = EventBox()
     let processor: EchoProcessor
 
-    init(rate: Int, chunkFrames: Int, makeCanceller: (Int, Int) -> EchoCancellation? = EchoCancellation.init) {
+    init(rate: Int, chunkFrames: Int, makeCanceller: @escaping (Int, Int) -> EchoCancellation? = EchoCancellation.init) {
         reference = EchoReference(capacityFrames: rate * 2, continuityFrames: 320, resumeFrames: 64)
         processor = EchoProcessor(
             mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: rate), audibility: audibility, chunkFrames: chunkFrames,
