@@ -35,7 +35,10 @@ final class EchoProcessor {
     private let statistics: SharedStatistics
     private let report: @Sendable (AudioEngineEvent) -> Void
     private let cancellers: EchoCancellers?
-    private var heard: [Int16]
+    /// What the speaker played over the chunk (`heard`), after what it
+    /// played just before, for cancellers given an older reference.
+    private var played: [Int16]
+    private var heard: ArraySlice<Int16> { played[(cancellers?.referenceHistoryFrames ?? 0)...] }
     private var restart = (cause: EchoRestartCause.conversationStart, frames: 0)
     /// Where the last chunk ended, as placed.
     private var lastEnd: Int64?
@@ -59,9 +62,9 @@ final class EchoProcessor {
         self.report = report
         let rate = timeline.sampleRate
         tailFrames = rate * tailMilliseconds / 1000
-        heard = [Int16](repeating: 0, count: chunkFrames)
         envelopeFrames = rate / 100
         cancellers = mode == .cancel ? Self.cancellers(sampleRate: rate, chunkFrames: chunkFrames, report: report, make: makeCanceller) : nil
+        played = [Int16](repeating: 0, count: (cancellers?.referenceHistoryFrames ?? 0) + chunkFrames)
         statistics.update { $0.echo = EchoStatistics(mode: mode) }
     }
 
@@ -128,7 +131,7 @@ final class EchoProcessor {
     private func cancel(_ chunk: inout [Int16], from start: Int64) -> Bool {
         guard let cancellers else { return false }
         if reference.takePathChange() { restartCanceller(.playbackDevice) }
-        heard.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: start) }
+        played.withUnsafeMutableBufferPointer { reference.copy(into: $0, from: start - Int64(cancellers.referenceHistoryFrames)) }
         let speakerHeard = heard.contains { $0 > Self.audibleAmplitude || $0 < -Self.audibleAmplitude }
         let (energyHeard, before) = followEchoDelay(chunk)
         if resting {
@@ -137,7 +140,7 @@ final class EchoProcessor {
             restartCanceller(.speakerHeard)
             return false
         }
-        cancellers.process(&chunk, reference: heard, heard: energyHeard, before: before, speakerHeard: speakerHeard)
+        played.withUnsafeBufferPointer { cancellers.process(&chunk, played: $0, heard: energyHeard, before: before, speakerHeard: speakerHeard) }
         let meter = cancellers.meter
         restart.frames += chunk.count
         let delayMs = delayEstimator.delayFrames.map { Double($0 * 10) }
@@ -150,7 +153,7 @@ final class EchoProcessor {
             statistics.echo.converged = true
             return (true, true)
         }
-        if justConverged { cancellers.keepLeader() }
+        if justConverged { cancellers.keepLearnt() }
         if converged, meter.heardSeconds >= Self.unheardAfterSeconds, (meter.roomLossDB ?? 0) >= Self.unheardSpeakerDB {
             resting = true
             audibility.set(false)
