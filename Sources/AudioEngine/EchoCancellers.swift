@@ -40,7 +40,8 @@ final class EchoCancellers {
     /// The candidate whose cleaned chunk goes out: the one that has removed
     /// the most of the echo so far.
     private var leader = 0
-    /// Makes the candidates, one told each delay, as at the start.
+    /// Makes the candidates as at the start: one for each delay told and
+    /// age of the reference.
     private let makeCandidates: () -> [Candidate]
 
     /// The oldest reference a candidate is given, in frames before the
@@ -186,7 +187,8 @@ final class EchoCancellers {
 
     /// For a device that changed, whose delay is unknown again: all learn
     /// side by side anew, as at the start (or, if they cannot be made
-    /// again, those there are forget what they learnt).
+    /// again, those there are forget what they learnt). It allocates, on a
+    /// path that waited for a device anyway.
     func startOver() {
         let made = makeCandidates()
         guard !made.isEmpty else { return reset() }
