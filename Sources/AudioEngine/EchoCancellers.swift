@@ -97,7 +97,7 @@ final class EchoCancellers {
         guard sideBySide else {
             let (told, canceller, reference) = (candidates[0].toldDelayMs, candidates[0].canceller, reference(candidates[0]))
             let after = chunk.withUnsafeMutableBufferPointer { Self.clean($0, by: canceller, toldDelayMs: told, reference: reference) }
-            candidates[0].meter.add(heard: heard, before: before, after: after, frames: chunk.count, speakerHeard: speakerHeard)
+            candidates[0].meter.add(heard: heard, before: before, after: after, frames: frames, speakerHeard: speakerHeard)
             return
         }
         for index in candidates.indices {
@@ -106,16 +106,21 @@ final class EchoCancellers {
                 _ = output.update(fromContentsOf: chunk)
                 return Self.clean(output, by: canceller, toldDelayMs: told, reference: reference)
             }
-            candidates[index].meter.add(heard: heard, before: before, after: after, frames: chunk.count, speakerHeard: speakerHeard)
+            candidates[index].meter.add(heard: heard, before: before, after: after, frames: frames, speakerHeard: speakerHeard)
         }
         leader = candidates.indices.max(by: removedLess)!
         chunk.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: candidates[leader].output) }
     }
 
-    /// Whether the candidate at `first` has removed less of the echo so far
-    /// than the one at `second`.
+    /// How much of the echo the candidate at `index` has removed so far.
+    private func removed(_ index: Int) -> Double {
+        candidates[index].meter.enhancementDB ?? -.infinity
+    }
+
+    /// Whether the candidate at `first` has removed less than the one at
+    /// `second`.
     private func removedLess(_ first: Int, _ second: Int) -> Bool {
-        (candidates[first].meter.enhancementDB ?? -.infinity) < (candidates[second].meter.enhancementDB ?? -.infinity)
+        removed(first) < removed(second)
     }
 
     /// Cancels in place; returns the energy left.
@@ -151,12 +156,8 @@ final class EchoCancellers {
     /// older, 21.9 by one told 100 ms), and would learn again once the
     /// delay is found, the microphone held back meanwhile.
     func keepLearnt() {
-        let leading = candidates[leader].meter.enhancementDB ?? -.infinity
-        let learnt = candidates.indices.filter { (candidates[$0].meter.enhancementDB ?? -.infinity) >= leading - Self.asMuchDB }
-        leader = learnt.max { first, second in
-            candidates[first].toldDelayMs != candidates[second].toldDelayMs
-                ? candidates[first].toldDelayMs < candidates[second].toldDelayMs : removedLess(first, second)
-        }!
+        let learnt = candidates.indices.filter { removed($0) >= removed(leader) - Self.asMuchDB }
+        leader = learnt.max { (candidates[$0].toldDelayMs, removed($0)) < (candidates[$1].toldDelayMs, removed($1)) }!
         keepLeader()
     }
 

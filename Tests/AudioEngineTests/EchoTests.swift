@@ -289,13 +289,8 @@ extension EchoCancellingProcessorTests {
     /// a block (0.5 to 0.8 elsewhere).
     @Test(arguments: Array(stride(from: 400, to: 464, by: 4)))
     func anEchoIsLearntSoonWhereverItsDelayFallsInTheCancellersBlocks(delayFrames: Int) async throws {
-        let speech = try await Voices.agent.samples()
         let cancelling = CancellingProcessor(rate: 16000, chunkFrames: 320)
-        for start in stride(from: 0, to: 16000 * 4, by: 320) {
-            _ = speech.withUnsafeBufferPointer { cancelling.reference.record(UnsafeBufferPointer(rebasing: $0[start..<start + 320]), from: Int64(start)) }
-            var chunk = (start..<start + 320).map { $0 >= delayFrames ? Int16(Double(speech[$0 - delayFrames]) * 0.5) : 0 }
-            cancelling.processor.process(&chunk, endingAt: Int64(start + 320))
-        }
+        cancelling.play(try await Voices.agent.samples(), from: 0, frames: 16000 * 4, delayFrames: delayFrames, gain: 0.5)
         guard case .echoConverged(_, let after, .conversationStart)? = cancelling.events.all.first else {
             Issue.record("no echo_converged event: \(cancelling.events.all)")
             return
@@ -314,21 +309,10 @@ struct EchoDelayMovingTests {
         let rate = 16000
         let agent = try await Voices.agent.samples()
         let cancelling = CancellingProcessor(rate: rate, chunkFrames: 320)
-        let (reference, statistics, events, processor) = (cancelling.reference, cancelling.statistics, cancelling.events, cancelling.processor)
-        var frame = 0
-        func play(seconds: Int, delayMs: Int) {
-            let delay = rate * delayMs / 1000
-            for _ in 0..<(seconds * rate / 320) {
-                let played = (frame..<frame + 320).map { agent[$0 % agent.count] }
-                _ = played.withUnsafeBufferPointer { reference.record($0, from: Int64(frame)) }
-                var chunk = (frame..<frame + 320).map { $0 >= delay ? Int16(Double(agent[($0 - delay) % agent.count]) * 0.316) : 0 }
-                processor.process(&chunk, endingAt: Int64(frame + 320))
-                frame += 320
-            }
-        }
-        play(seconds: 6, delayMs: 40)
+        let (statistics, events) = (cancelling.statistics, cancelling.events)
+        cancelling.play(agent, from: 0, frames: 6 * rate, delayFrames: rate * 40 / 1000, gain: 0.316)
         #expect(events.all.count == 1 && statistics.snapshot.echo.converged)
-        play(seconds: 10, delayMs: 250)
+        cancelling.play(agent, from: 6 * rate, frames: 10 * rate, delayFrames: rate * 250 / 1000, gain: 0.316)
         let echo = statistics.snapshot.echo
         #expect(abs((echo.delayMs ?? 0) - 250) <= 10, "echo delay \(echo.delayMs ?? 0) ms")
         #expect(echo.converged && (echo.returnLossEnhancementDB ?? 0) >= 20, "ERLE \(echo.returnLossEnhancementDB ?? 0) dB")
@@ -349,24 +333,16 @@ extension EchoDelayMovingTests {
     func aReopenedDeviceIsLearntAsAtTheStart(reopenedAfterMs: Int) async throws {
         let rate = 16000
         let agent = try await Voices.agent.samples()
-        func play(_ processor: CancellingProcessor, from first: Int, milliseconds: Int, delayMs: Int) {
-            let delay = rate * delayMs / 1000
-            for frame in stride(from: first, to: first + milliseconds * rate / 1000, by: 320) {
-                let played = (frame..<frame + 320).map { agent[$0 % agent.count] }
-                _ = played.withUnsafeBufferPointer { processor.reference.record($0, from: Int64(frame)) }
-                var chunk = (frame..<frame + 320).map { $0 - first >= delay ? Int16(Double(agent[($0 - delay) % agent.count]) * 0.316) : 0 }
-                processor.processor.process(&chunk, endingAt: Int64(frame + 320))
-            }
-        }
         let reopenedAt = reopenedAfterMs * rate / 1000
+        let (lateDelay, lateFrames) = (rate * 250 / 1000, 8 * rate)
         let reopened = CancellingProcessor(rate: rate, chunkFrames: 320)
-        play(reopened, from: 0, milliseconds: reopenedAfterMs, delayMs: 40)
+        reopened.play(agent, from: 0, frames: reopenedAt, delayFrames: rate * 40 / 1000, gain: 0.316)
         let before = reopened.events.all.count
         #expect(before == (reopenedAfterMs > 2000 ? 1 : 0), "\(reopened.events.all)")
         reopened.processor.deviceReopened()
-        play(reopened, from: reopenedAt, milliseconds: 8000, delayMs: 250)
+        reopened.play(agent, from: reopenedAt, frames: lateFrames, delayFrames: lateDelay, gain: 0.316, echoBegins: reopenedAt)
         let fresh = CancellingProcessor(rate: rate, chunkFrames: 320)
-        play(fresh, from: reopenedAt, milliseconds: 8000, delayMs: 250)
+        fresh.play(agent, from: reopenedAt, frames: lateFrames, delayFrames: lateDelay, gain: 0.316, echoBegins: reopenedAt)
 
         let echo = reopened.statistics.snapshot.echo
         #expect(abs((echo.delayMs ?? 0) - 250) <= 10, "echo delay \(echo.delayMs ?? 0) ms")
@@ -541,12 +517,31 @@ struct CancellingProcessor {
     let statistics = SharedStatistics()
     let events = EventBox()
     let processor: EchoProcessor
+    let chunkFrames: Int
 
     init(rate: Int, chunkFrames: Int, makeCanceller: @escaping (Int, Int) -> EchoCancellation? = EchoCancellation.init) {
+        self.chunkFrames = chunkFrames
         reference = EchoReference(capacityFrames: rate * 2, continuityFrames: 320, resumeFrames: 64)
         processor = EchoProcessor(
             mode: .cancel, reference: reference, timeline: EchoTimeline(sampleRate: rate), audibility: audibility, chunkFrames: chunkFrames,
             tailMilliseconds: 300, statistics: statistics, report: { [events] in events.append($0) }, makeCanceller: makeCanceller)
+    }
+}
+
+extension CancellingProcessor {
+    /// Plays `speech` from its frame `first` on (over again where it runs
+    /// out) for `frames`, chunk by chunk; the microphone hears it
+    /// `delayFrames` later, `gain` as loud, from frame `echoBegins` on
+    /// (where the echo path begins).
+    func play(_ speech: [Int16], from first: Int, frames: Int, delayFrames: Int, gain: Double, echoBegins: Int = 0) {
+        for frame in stride(from: first, to: first + frames, by: chunkFrames) {
+            let played = (frame..<frame + chunkFrames).map { speech[$0 % speech.count] }
+            _ = played.withUnsafeBufferPointer { reference.record($0, from: Int64(frame)) }
+            var chunk = (frame..<frame + chunkFrames).map {
+                $0 - echoBegins >= delayFrames ? Int16(Double(speech[($0 - delayFrames) % speech.count]) * gain) : 0
+            }
+            processor.process(&chunk, endingAt: Int64(frame + chunkFrames))
+        }
     }
 }
 
